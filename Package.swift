@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// Hot modules are built for AVX2+FMA (haswell). Set OPENSORA_PORTABLE=1 to build for baseline
+// x86-64 (SSE2) instead, e.g. for an old CPU; expect elementwise kernels to run about 2x slower.
+let portable = ProcessInfo.processInfo.environment["OPENSORA_PORTABLE"] == "1"
+#if arch(x86_64)
+let cpuFlags: [String] = portable ? [] : ["-target-cpu", "haswell"]
+let cFlags: [String] = portable ? [] : ["-mavx2", "-mfma"]
+#else
+let cpuFlags: [String] = []
+let cFlags: [String] = []
+#endif
+let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release)),
+                           .unsafeFlags(cpuFlags, .when(configuration: .debug))]
+
+let package = Package(
+    name: "OpenSoraSwift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "opensora", targets: ["opensora"]),
+        .library(name: "OpenSora", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // System libraries (module.modulemap + pkg-config).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale",
+                       providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // C++ shim with a C API over libsentencepiece.
+        .target(name: "CSentencePiece",
+                linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
+
+        // Engine modules, lowest first. A module never imports one below it in this list.
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: hot),
+        .target(name: "Weights", dependencies: ["TensorCore"], swiftSettings: hot),
+        .target(name: "T5", dependencies: ["TensorCore", "Weights", "CSentencePiece"], swiftSettings: hot),
+        .target(name: "STDiT", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
+        .target(name: "VAE", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
+        .target(name: "Samplers", dependencies: ["TensorCore"], swiftSettings: hot),
+        .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG"], swiftSettings: hot),
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams"],
+                swiftSettings: hot),
+        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "Pipeline"],
+                swiftSettings: hot),
+        .executableTarget(name: "opensora",
+                          dependencies: ["GoldenCheck", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: hot),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
+        .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

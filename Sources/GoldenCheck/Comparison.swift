@@ -1,0 +1,60 @@
+// Comparing engine outputs with reference tensors.
+
+import Foundation
+import TensorCore
+
+public struct OutputCheck: Sendable, CustomStringConvertible {
+    public let name: String
+    public let maxAbs: Float
+    /// max_i |got_i - ref_i| / max(|ref_i|, 1e-3 * max|ref|): relative error that ignores
+    /// entries far below the tensor's scale.
+    public let maxRel: Float
+    public let tolerance: Float
+    public let shapeOK: Bool
+    public var passed: Bool { shapeOK && maxAbs <= tolerance }
+
+    public init(name: String, got: Tensor, expected: Tensor, tolerance: Float) {
+        self.name = name
+        self.tolerance = tolerance
+        shapeOK = got.count == expected.count
+        guard shapeOK else { maxAbs = .infinity; maxRel = .infinity; return }
+        var ma: Float = 0, mr: Float = 0, scale: Float = 0
+        let g = got.pointer, e = expected.pointer
+        for i in 0..<expected.count { scale = max(scale, abs(e[i])) }
+        let floor = max(scale * 1e-3, 1e-12)
+        var nan = false
+        for i in 0..<expected.count {
+            let d = abs(g[i] - e[i])
+            if d.isNaN { nan = true }
+            ma = max(ma, d)
+            mr = max(mr, d / max(abs(e[i]), floor))
+        }
+        maxAbs = nan ? .nan : ma
+        maxRel = nan ? .nan : mr
+    }
+
+    /// For integer outputs (token ids): number of mismatches, tolerance 0.
+    public init(name: String, mismatches: Int, total: Int) {
+        self.name = name
+        tolerance = 0
+        shapeOK = true
+        maxAbs = Float(mismatches)
+        maxRel = total == 0 ? 0 : Float(mismatches) / Float(total)
+    }
+
+    public var description: String {
+        let status = passed ? "PASS" : "FAIL"
+        if !shapeOK { return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) shape mismatch  FAIL" }
+        return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) max_abs=\(fmt(maxAbs)) max_rel=\(fmt(maxRel)) tol=\(fmt(tolerance)) \(status)"
+    }
+
+    private func fmt(_ v: Float) -> String { String(format: "%.3e", Double(v)) }
+}
+
+public struct CheckOptions: Sendable {
+    /// Feed samplers the model outputs recorded in the case instead of running the model.
+    public var replay = false
+    /// Read model weights from here instead of the case's own file.
+    public var weights: String?
+    public init(replay: Bool = false, weights: String? = nil) { self.replay = replay; self.weights = weights }
+}

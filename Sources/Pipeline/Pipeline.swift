@@ -1,0 +1,2 @@
+// Module Pipeline. See docs/architecture.md for what lives here.
+import TensorCore

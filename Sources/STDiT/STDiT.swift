@@ -1,0 +1,2 @@
+// Module STDiT. See docs/architecture.md for what lives here.
+import TensorCore

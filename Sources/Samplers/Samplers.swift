@@ -1,0 +1,2 @@
+// Module Samplers. See docs/architecture.md for what lives here.
+import TensorCore

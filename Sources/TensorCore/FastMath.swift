@@ -1,0 +1,37 @@
+// Branch-free scalar math that LLVM auto-vectorises inside plain loops (see docs/performance.md).
+// Accuracy: expApprox has relative error below 2e-7 on [-87, 88]; outside it clamps.
+
+@inlinable @inline(__always)
+public func expApprox(_ x: Float) -> Float {
+    // Cephes-style: exp(x) = 2^n * exp(r), r = x - n ln2, |r| <= ln2/2, degree-6 polynomial.
+    let xc = Swift.min(Swift.max(x, -87.33654), 88.72283)
+    let magic: Float = 12582912.0                      // 1.5 * 2^23: rounds to nearest integer
+    let fx = xc * 1.44269504088896341 + magic
+    let n = fx - magic
+    var r = xc - n * 0.693359375
+    r = r - n * -2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let r2 = r * r
+    let e = p * r2 + r + 1.0
+    // 2^n through the exponent bits; n in [-126, 128] after the clamp.
+    let bits = Int32(truncatingIfNeeded: Int(n)) &+ 127
+    let scale = Float(bitPattern: UInt32(truncatingIfNeeded: Swift.max(bits, 0)) << 23)
+    return e * scale
+}
+
+@inlinable @inline(__always)
+public func sigmoidApprox(_ x: Float) -> Float { 1 / (1 + expApprox(-x)) }
+
+@inlinable @inline(__always)
+public func tanhApprox(_ x: Float) -> Float {
+    // tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)); for tiny |x| use x to keep relative accuracy.
+    let a = Swift.abs(x)
+    let t = 1 - 2 / (expApprox(2 * a) + 1)
+    let r = a < 0.0004 ? a : t
+    return x < 0 ? -r : r
+}

@@ -1,0 +1,82 @@
+// Matrix products through OpenBLAS sgemm. Row-major throughout; weights are stored like a
+// PyTorch Linear ([out, in]), so `linear` multiplies by the transpose.
+
+import CBLAS
+
+public enum BLAS {
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with OpenBLAS restricted to one thread, for loops that call many small GEMMs
+    /// from our own worker threads (2 cores must not run 4 threads).
+    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        let before = openblas_get_num_threads()
+        if before == 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(before) }
+        return try body()
+    }
+}
+
+/// C[M,N] = alpha * op(A) op(B) + beta * C, row-major, with explicit leading dimensions.
+@inlinable
+public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                  b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// a: [..., M, K] x b: [K, N] (or [N, K] with transB) -> [..., M, N].
+public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
+    precondition(a.rank >= 2 && b.rank == 2, "matmul expects a: [..., M, K], b: 2-D; got \(a.shape) and \(b.shape)")
+    let k = a.shape[a.rank - 1]
+    let m = a.count / max(k, 1)
+    let n = transB ? b.shape[0] : b.shape[1]
+    precondition((transB ? b.shape[1] : b.shape[0]) == k, "matmul inner dimensions differ: \(a.shape) x \(b.shape)\(transB ? "^T" : "")")
+    var out = Tensor(uninitialized: Array(a.shape.dropLast()) + [n])
+    sgemm(transB: transB, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: b.shape[1], c: out.mutablePointer, ldc: n)
+    return out
+}
+
+/// Batched a[i]: [M, K] x b[i]: [K, N] (or [N, K] with transB); a: [B, M, K], b: [B, ., .] -> [B, M, N].
+public func batchedMatmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
+    precondition(a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0], "batchedMatmul expects [B, M, K] and [B, K, N]; got \(a.shape), \(b.shape)")
+    let bs = a.shape[0], m = a.shape[1], k = a.shape[2]
+    let n = transB ? b.shape[1] : b.shape[2]
+    precondition((transB ? b.shape[2] : b.shape[1]) == k, "batchedMatmul inner dimensions differ: \(a.shape) x \(b.shape)")
+    var out = Tensor(uninitialized: [bs, m, n])
+    let ap = a.pointer, bp = b.pointer, cp = out.mutablePointer
+    for i in 0..<bs {
+        sgemm(transB: transB, m: m, n: n, k: k, a: ap + i * m * k, lda: k, b: bp + i * k * n, ldb: b.shape[2],
+              c: cp + i * m * n, ldc: n)
+    }
+    return out
+}
+
+/// PyTorch Linear: x: [..., in] -> [..., out] = x W^T + b, W: [out, in] (any dtype), b: [out].
+public func linear(_ x: Tensor, weight: WeightTensor, bias: WeightTensor? = nil) -> Tensor {
+    precondition(weight.shape.count == 2, "linear weight \(weight.name) must be 2-D, is \(weight.shape)")
+    let outF = weight.shape[0], inF = weight.shape[1]
+    precondition(x.shape.last == inF, "linear \(weight.name): input features \(x.shape.last ?? 0) != \(inF)")
+    let m = x.count / max(inF, 1)
+    var out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
+    let op = out.mutablePointer
+    if let bias {
+        precondition(bias.count == outF, "linear bias \(bias.name) has \(bias.count) elements, expected \(outF)")
+        bias.withFloatPointer { bp in
+            for r in 0..<m { (op + r * outF).update(from: bp, count: outF) }
+        }
+    }
+    weight.withFloatPointer { wp in
+        sgemm(transB: true, m: m, n: outF, k: inF, a: x.pointer, lda: inF, b: wp, ldb: inF,
+              beta: bias == nil ? 0 : 1, c: op, ldc: outF)
+    }
+    return out
+}

@@ -1,0 +1,116 @@
+// Normalisations: LayerNorm, RMSNorm (T5LayerNorm), GroupNorm. Statistics in float32 with
+// 8-lane accumulators (two passes: mean, then variance of the centred values).
+
+@inlinable @inline(__always)
+func sumRow(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+        acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += p[i]; i += 1 }
+    return s
+}
+
+@inlinable @inline(__always)
+func sumSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    let m = SIMD8<Float>(repeating: mean)
+    var i = 0
+    while i + 8 <= n {
+        let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m
+        acc += d * d
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { let d = p[i] - mean; s += d * d; i += 1 }
+    return s
+}
+
+/// LayerNorm over the last axis. x: [..., C]; weight, bias: [C] or nil (no affine).
+public func layerNorm(_ x: Tensor, weight: WeightTensor? = nil, bias: WeightTensor? = nil, eps: Float = 1e-5) -> Tensor {
+    let c = x.shape.last ?? 1
+    let rows = x.count / max(c, 1)
+    var out = Tensor(uninitialized: x.shape)
+    let wt = weight?.toTensor(), bt = bias?.toTensor()
+    if let wt { precondition(wt.count == c, "layerNorm weight \(weight!.name) has \(wt.count) elements, expected \(c)") }
+    if let bt { precondition(bt.count == c, "layerNorm bias \(bias!.name) has \(bt.count) elements, expected \(c)") }
+    let xp = SendablePointer(x.pointer), op = SendablePointer(out.mutablePointer)
+    let wp = wt.map { SendablePointer($0.pointer) }, bp = bt.map { SendablePointer($0.pointer) }
+    parallelFor(rows, minPerThread: max(1, 4096 / max(c, 1))) { r in
+        for row in r {
+            let src = UnsafePointer(xp.p + row * c), dst = op.p + row * c
+            let mean = sumRow(src, c) / Float(c)
+            let variance = sumSquaredDeviation(src, c, mean: mean) / Float(c)
+            let inv = 1 / (variance + eps).squareRoot()
+            switch (wp, bp) {
+            case let (w?, b?): for j in 0..<c { dst[j] = (src[j] - mean) * inv * w.p[j] + b.p[j] }
+            case let (w?, nil): for j in 0..<c { dst[j] = (src[j] - mean) * inv * w.p[j] }
+            default: for j in 0..<c { dst[j] = (src[j] - mean) * inv }
+            }
+        }
+    }
+    withExtendedLifetime((wt, bt)) {}
+    return out
+}
+
+/// RMSNorm over the last axis (T5LayerNorm / STDiT qk-norm): x / sqrt(mean(x^2) + eps) * weight.
+public func rmsNorm(_ x: Tensor, weight: WeightTensor?, eps: Float = 1e-6) -> Tensor {
+    let c = x.shape.last ?? 1
+    let rows = x.count / max(c, 1)
+    var out = Tensor(uninitialized: x.shape)
+    let wt = weight?.toTensor()
+    if let wt { precondition(wt.count == c, "rmsNorm weight \(weight!.name) has \(wt.count) elements, expected \(c)") }
+    let xp = SendablePointer(x.pointer), op = SendablePointer(out.mutablePointer)
+    let wp = wt.map { SendablePointer($0.pointer) }
+    parallelFor(rows, minPerThread: max(1, 4096 / max(c, 1))) { r in
+        for row in r {
+            let src = UnsafePointer(xp.p + row * c), dst = op.p + row * c
+            let ms = sumSquaredDeviation(src, c, mean: 0) / Float(c)
+            let inv = 1 / (ms + eps).squareRoot()
+            if let w = wp { for j in 0..<c { dst[j] = src[j] * inv * w.p[j] } } else { for j in 0..<c { dst[j] = src[j] * inv } }
+        }
+    }
+    withExtendedLifetime(wt) {}
+    return out
+}
+
+/// GroupNorm. x: [N, C, *] (any trailing spatial axes); weight, bias: [C].
+/// With `silu: true` the SiLU that follows almost every GroupNorm in the VAE is fused in.
+public func groupNorm(_ x: Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float = 1e-6, silu: Bool = false) -> Tensor {
+    precondition(x.rank >= 2, "groupNorm expects [N, C, ...], got \(x.shape)")
+    let n = x.shape[0], c = x.shape[1]
+    precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
+    let spatial = x.count / max(n * c, 1)
+    let cpg = c / groups
+    var out = Tensor(uninitialized: x.shape)
+    let wt = weight?.toTensor(), bt = bias?.toTensor()
+    let xp = SendablePointer(x.pointer), op = SendablePointer(out.mutablePointer)
+    let wp = wt.map { SendablePointer($0.pointer) }, bp = bt.map { SendablePointer($0.pointer) }
+    parallelFor(n * groups) { r in
+        for ng in r {
+            let base = ng * cpg * spatial
+            let len = cpg * spatial
+            let src = UnsafePointer(xp.p + base)
+            let mean = sumRow(src, len) / Float(len)
+            let variance = sumSquaredDeviation(src, len, mean: mean) / Float(len)
+            let inv = 1 / (variance + eps).squareRoot()
+            let g = ng % groups
+            for ci in 0..<cpg {
+                let ch = g * cpg + ci
+                let a = inv * (wp?.p[ch] ?? 1)
+                let b = (bp?.p[ch] ?? 0) - mean * a
+                let s = src + ci * spatial, d = op.p + base + ci * spatial
+                if silu {
+                    for j in 0..<spatial { let v = s[j] * a + b; d[j] = v / (1 + expApprox(-v)) }
+                } else {
+                    for j in 0..<spatial { d[j] = s[j] * a + b }
+                }
+            }
+        }
+    }
+    withExtendedLifetime((wt, bt)) {}
+    return out
+}

@@ -1,0 +1,2 @@
+// Module VAE. See docs/architecture.md for what lives here.
+import TensorCore

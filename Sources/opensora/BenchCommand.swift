@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
+
+    @Option(help: "Component: sgemm.")
+    var component: String = "sgemm"
+    @Option(help: "Matrix sizes for sgemm as M,N,K.")
+    var shape: String = "4500,1152,1152"
+    @Option(help: "Repeats (best is reported).")
+    var repeat_: Int = 5
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    enum CodingKeys: String, CodingKey { case component, shape, repeat_ = "repeat", threads }
+
+    func run() throws {
+        try runReportingErrors {
+            if let threads { Runtime.setThreads(threads) }
+            switch component {
+            case "sgemm":
+                let dims = shape.split(separator: ",").compactMap { Int($0) }
+                guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape must be M,N,K with positive integers, got '\(shape)'") }
+                let (m, n, k) = (dims[0], dims[1], dims[2])
+                let a = Tensor(repeating: 0.5, shape: [m, k]), b = Tensor(repeating: 0.25, shape: [n, k])
+                var c = Tensor(zeros: [m, n])
+                var best = Double.infinity
+                for _ in 0..<max(1, repeat_) {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    sgemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.mutablePointer, ldc: n)
+                    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                }
+                let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
+                print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
+            default:
+                throw CLIError("unknown component '\(component)' (available: sgemm)")
+            }
+        }
+    }
+}

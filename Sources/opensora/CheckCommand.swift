@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import GoldenCheck
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Run golden reference cases and compare the engine's outputs with PyTorch's.",
+        discussion: """
+        Each CASE is a .json file from the golden set (with its .io.safetensors and weights beside it). \
+        For every output the command prints max abs and max relative error and PASS/FAIL against the \
+        case's tolerance. Exit status 0 only if every output of every case passes.
+        """)
+
+    @Argument(help: "Case files (NAME.json).")
+    var cases: [String]
+
+    @Flag(help: "Sampler cases: feed the sampler the recorded model outputs instead of running the model.")
+    var replay = false
+
+    @Option(help: "Read the model weights from this file, folder or index instead of the case's own weights.")
+    var weights: String?
+
+    func run() throws {
+        var allPassed = true
+        for path in cases {
+            do {
+                let c = try GoldenCase(path: path)
+                print("\(c.name) (\(c.kind))\(replay ? " [replay]" : "")")
+                let results = try GoldenRunner.run(c, options: CheckOptions(replay: replay, weights: weights))
+                for r in results { print(r) }
+                let ok = results.allSatisfy(\.passed)
+                print(ok ? "PASS \(c.name)" : "FAIL \(c.name)")
+                allPassed = allPassed && ok
+            } catch {
+                print("FAIL \(path): \(error)")
+                allPassed = false
+            }
+        }
+        if !allPassed { throw ExitCode(1) }
+    }
+}
