@@ -7,16 +7,16 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: sgemm.")
+    @Option(help: "Component: sgemm, vae-v1.2-decode, conv.")
     var component: String = "sgemm"
-    @Option(help: "Matrix sizes for sgemm as M,N,K.")
+    @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt.")
     var shape: String = "4500,1152,1152"
-    @Option(help: "Repeats (best is reported).")
-    var repeat_: Int = 5
+    @Option(help: "vae-v1.2-decode: latent size TxHxW (latent frames x height/8 x width/8).")
+    var latent: String = "15x18x32"
+    @Option(name: .customLong("repeat"), help: "Repeats (best is reported).")
+    var repeats: Int = 5
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
-
-    enum CodingKeys: String, CodingKey { case component, shape, repeat_ = "repeat", threads }
 
     func run() throws {
         try runReportingErrors {
@@ -29,15 +29,19 @@ struct BenchCommand: ParsableCommand {
                 let a = Tensor(repeating: 0.5, shape: [m, k]), b = Tensor(repeating: 0.25, shape: [n, k])
                 var c = Tensor(zeros: [m, n])
                 var best = Double.infinity
-                for _ in 0..<max(1, repeat_) {
+                for _ in 0..<max(1, repeats) {
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     sgemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.mutablePointer, ldc: n)
                     best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                 }
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
+            case "vae-v1.2-decode":
+                print(try VAEBench.decodeV12(latent: latent))
+            case "conv":
+                for line in try VAEBench.convLab(shape: shape, repeats: repeats) { print(line) }
             default:
-                throw CLIError("unknown component '\(component)' (available: sgemm)")
+                throw CLIError("unknown component '\(component)' (available: sgemm, vae-v1.2-decode, conv)")
             }
         }
     }

@@ -135,15 +135,16 @@ final class VAEUnitTests: XCTestCase {
         XCTAssertThrowsError(try t.decode(Tensor(zeros: [1, 4, 1, 2, 2]), numFrames: 0))
     }
 
-    /// Micro-batching frames changes nothing: GroupNorm statistics are per frame.
+    /// Micro-batching frames changes nothing beyond float rounding (GEMM blocking differs):
+    /// GroupNorm statistics are per frame.
     func testMicroBatchesDoNotChangeNumbers() throws {
         let store = randomStore(tinySpatial.parameterShapes())
         let whole = try SpatialVideoVAE(store: store, normGroups: 4, microBatchSize: nil)
         let split = try SpatialVideoVAE(store: store, normGroups: 4, microBatchSize: 2)
         let z = randomTensor([2, 4, 3, 3, 4], seed: 11)
-        XCTAssertEqual(try whole.decode(z).maxAbsDifference(try split.decode(z)), 0)
+        XCTAssertLessThan(try whole.decode(z).maxAbsDifference(try split.decode(z)), 1e-5)
         let x = randomTensor([1, 3, 3, 6, 8], seed: 5)
-        XCTAssertEqual(try whole.encode(x).maxAbsDifference(try split.encode(x)), 0)
+        XCTAssertLessThan(try whole.encode(x).maxAbsDifference(try split.encode(x)), 1e-5)
     }
 
     func testPipelineFrameBookkeeping() throws {

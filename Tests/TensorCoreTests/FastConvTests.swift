@@ -1,0 +1,60 @@
+import XCTest
+@testable import TensorCore
+
+/// `convolution`'s kernels (im2col rows, Winograd F(2,3) and F(4,3)) against the reference conv3d.
+final class FastConvTests: XCTestCase {
+    func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var s = seed
+        var t = Tensor(uninitialized: shape)
+        let p = t.mutablePointer
+        for i in 0..<t.count {
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            p[i] = Float(s >> 40) / Float(1 << 23) - 1
+        }
+        return t
+    }
+
+    func check(_ x: [Int], o: Int, kernel: [Int], stride: (Int, Int, Int), padding: Padding3D, file: StaticString = #filePath, line: UInt = #line) {
+        let xt = random(x, seed: UInt64(x.reduce(0, +) + o))
+        let w = WeightTensor(random([o, x[1]] + kernel, seed: 3), name: "w")
+        let b = WeightTensor(random([o], seed: 4), name: "b")
+        let reference = conv3d(xt, weight: w, bias: b, stride: stride, padding: padding)
+        for alg in ConvAlgorithm.allCases {
+            let y = convolution(xt, weight: w, bias: b, stride: stride, padding: padding, algorithm: alg)
+            XCTAssertEqual(y.shape, reference.shape, "\(alg)", file: file, line: line)
+            // F(4,3) rounds more (its transforms use ±8, 1/24): still ~1e-6 relative here.
+            let tol: Float = alg == .winograd4 || alg == .auto ? 2e-5 : 3e-6
+            XCTAssertLessThan(y.maxAbsDifference(reference), tol * Float(x[1] * kernel.reduce(1, *)).squareRoot(),
+                              "\(alg) \(x) k\(kernel)", file: file, line: line)
+        }
+    }
+
+    func testSpatial3x3() {
+        check([2, 5, 1, 9, 11], o: 7, kernel: [1, 3, 3], stride: (1, 1, 1), padding: .spatial(1))
+        check([1, 16, 1, 8, 8], o: 3, kernel: [1, 3, 3], stride: (1, 1, 1), padding: .spatial(1))
+        check([1, 17, 1, 2, 3], o: 4, kernel: [1, 3, 3], stride: (1, 1, 1), padding: .spatial(1))   // smaller than a tile
+        check([1, 20, 1, 13, 6], o: 18, kernel: [1, 3, 3], stride: (1, 1, 1), padding: .spatial(1))
+    }
+
+    func testCausal3x3x3() {
+        check([1, 6, 5, 7, 9], o: 5, kernel: [3, 3, 3], stride: (1, 1, 1), padding: .spatial(1, front: 2))
+        check([2, 8, 4, 5, 6], o: 8, kernel: [3, 3, 3], stride: (2, 1, 1), padding: .spatial(1, front: 1))
+        check([1, 16, 1, 6, 6], o: 4, kernel: [3, 3, 3], stride: (1, 1, 1), padding: .spatial(1, front: 2))  // one frame
+    }
+
+    func testIm2colShapes() {
+        check([1, 4, 1, 8, 10], o: 6, kernel: [1, 3, 3], stride: (1, 2, 2), padding: Padding3D(bottom: 1, right: 1))
+        check([1, 3, 6, 5, 5], o: 2, kernel: [1, 1, 1], stride: (1, 1, 1), padding: Padding3D())
+        check([1, 3, 6, 5, 5], o: 2, kernel: [2, 1, 1], stride: (2, 1, 1), padding: Padding3D())
+        check([1, 2, 3, 7, 7], o: 3, kernel: [3, 5, 3], stride: (1, 2, 1), padding: .spatial(2, front: 2, back: 1))
+    }
+
+    func testCountersRecordNominalFlops() {
+        ConvCounters.shared.reset()
+        let x = random([1, 4, 1, 6, 6], seed: 1)
+        let w = WeightTensor(random([2, 4, 1, 3, 3], seed: 2), name: "w")
+        _ = convolution(x, weight: w, bias: nil, padding: .spatial(1))
+        XCTAssertEqual(ConvCounters.shared.flops, 2 * 2 * 36 * 4 * 9)
+        XCTAssertEqual(ConvCounters.shared.calls, 1)
+    }
+}
