@@ -25,7 +25,7 @@ public struct SpatialVideoVAE: Sendable {
         self.init(model: try AutoencoderKL(store: store, normGroups: normGroups), microBatchSize: microBatchSize)
     }
 
-    /// Frames [start, start + count) of the (B T) order, as an image batch.
+    /// Micro-batches of frames in "(B T)" order.
     private func batches(_ frames: Int) -> [Range<Int>] {
         let bs = max(1, microBatchSize ?? frames)
         return stride(from: 0, to: frames, by: bs).map { $0..<min($0 + bs, frames) }
@@ -36,8 +36,9 @@ public struct SpatialVideoVAE: Sendable {
     public func encode(_ x: Tensor, sampling: LatentSampling = .mode) throws -> Tensor {
         let cfg = model.config
         let f = cfg.downsampleFactor
-        guard x.rank == 5, x.shape[1] == cfg.inChannels, x.shape[3] % f == 0, x.shape[4] % f == 0, x.shape[3] > 0, x.shape[4] > 0 else {
-            throw VAEError.badInput("video VAE encode expects [B, \(cfg.inChannels), T, H, W] with H and W multiples of \(f), got \(x.shape)")
+        guard x.rank == 5, x.shape[1] == cfg.inChannels, x.shape[3] % f == 0, x.shape[4] % f == 0,
+              x.shape[0] > 0, x.shape[2] > 0, x.shape[3] > 0, x.shape[4] > 0 else {
+            throw VAEError.badInput("video VAE encode expects [B, \(cfg.inChannels), T, H, W] with H and W positive multiples of \(f), got \(x.shape)")
         }
         let (b, t) = (x.shape[0], x.shape[2])
         var out = Tensor(uninitialized: [b, cfg.latentChannels, t, x.shape[3] / f, x.shape[4] / f])
@@ -52,7 +53,7 @@ public struct SpatialVideoVAE: Sendable {
     /// z: [B, latent, T, h, w] -> [B, C, T, 8h, 8w]; frames are decoded micro-batch by micro-batch.
     public func decode(_ z: Tensor) throws -> Tensor {
         let cfg = model.config
-        guard z.rank == 5, z.shape[1] == cfg.latentChannels, z.shape[3] > 0, z.shape[4] > 0 else {
+        guard z.rank == 5, z.shape[1] == cfg.latentChannels, z.shape[0] > 0, z.shape[2] > 0, z.shape[3] > 0, z.shape[4] > 0 else {
             throw VAEError.badInput("video VAE decode expects [B, \(cfg.latentChannels), T, h, w], got \(z.shape)")
         }
         let b = z.shape[0], t = z.shape[2], f = cfg.downsampleFactor
@@ -86,5 +87,20 @@ func scatterFrames(_ images: Tensor, into video: inout Tensor, at start: Int) {
     for i in 0..<images.shape[0] {
         let (bi, ti) = ((start + i) / t, (start + i) % t)
         for ci in 0..<c { (dst + ((bi * c + ci) * t + ti) * hw).update(from: src + (i * c + ci) * hw, count: hw) }
+    }
+}
+
+extension SpatialVideoVAE: VideoAutoencoder {
+    public var latentChannels: Int { model.config.latentChannels }
+    public func latentSize(frames: Int, height: Int, width: Int) -> [Int] {
+        let f = model.config.downsampleFactor
+        return [frames, height / f, width / f]
+    }
+    /// Frames map one to one: `numFrames` must equal the latent's T.
+    public func decode(_ z: Tensor, numFrames: Int) throws -> Tensor {
+        guard z.rank == 5, z.shape[2] == numFrames else {
+            throw VAEError.badInput("image VAE decodes frame by frame: num_frames \(numFrames) must equal the latent's \(z.rank == 5 ? z.shape[2] : 0) frames")
+        }
+        return try decode(z)
     }
 }

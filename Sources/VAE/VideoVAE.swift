@@ -5,7 +5,7 @@
 import TensorCore
 import Weights
 
-public struct VideoVAE: Sendable {
+public struct VideoVAE: VideoAutoencoder {
     public let spatial: SpatialVideoVAE
     public let temporal: TemporalVAE
     /// Frames per temporal-VAE call (17 in v1.2; nil = the whole clip at once).
@@ -50,6 +50,13 @@ public struct VideoVAE: Sendable {
     /// Latent frames the temporal VAE makes of each encoder chunk.
     public var microLatentFrames: Int? { microFrameSize.map { temporal.config.latentFrames($0) } }
 
+    public var latentChannels: Int { temporal.config.embedDim }
+
+    public func latentSize(frames: Int, height: Int, width: Int) -> [Int] {
+        let f = spatial.model.config.downsampleFactor
+        return [latentFrames(frames), height / f, width / f]
+    }
+
     /// Latent frames for a clip of `frames` frames (get_latent_size).
     public func latentFrames(_ frames: Int) -> Int {
         encodeChunks(frames: frames).reduce(0) { $0 + temporal.config.latentFrames($1.count) }
@@ -75,6 +82,7 @@ public struct VideoVAE: Sendable {
     /// x: [B, 3, T, H, W] video in [-1, 1] -> z: [B, 4, latentFrames(T), H/8, W/8].
     /// With `.sample`, noise is requested for every spatial micro-batch, then every temporal chunk.
     public func encode(_ x: Tensor, sampling: LatentSampling = .mode) throws -> Tensor {
+        guard x.rank == 5, x.shape[2] > 0 else { throw VAEError.badInput("video VAE encode expects [B, 3, T>0, H, W], got \(x.shape)") }
         let spatialLatents = try spatial.encode(x, sampling: sampling)
         var parts: [Tensor] = []
         for r in encodeChunks(frames: spatialLatents.shape[2]) {

@@ -7,12 +7,14 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: sgemm, vae-v1.2-decode, conv.")
+    @Option(help: "Component: sgemm, vae-v1.2-decode, vae-v1.2-numerics, conv.")
     var component: String = "sgemm"
     @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt.")
     var shape: String = "4500,1152,1152"
-    @Option(help: "vae-v1.2-decode: latent size TxHxW (latent frames x height/8 x width/8).")
+    @Option(help: "vae-v1.2-*: latent size TxHxW (latent frames x height/8 x width/8).")
     var latent: String = "15x18x32"
+    @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
+    var conv: String = "auto"
     @Option(name: .customLong("repeat"), help: "Repeats (best is reported).")
     var repeats: Int = 5
     @Option(help: "Threads (default: all cores).")
@@ -37,11 +39,15 @@ struct BenchCommand: ParsableCommand {
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
             case "vae-v1.2-decode":
+                guard let alg = ConvAlgorithm(rawValue: conv) else { throw CLIError("--conv must be one of auto, im2col, winograd2, winograd4, got '\(conv)'") }
+                Runtime.convolutionAlgorithm = alg
                 print(try VAEBench.decodeV12(latent: latent))
+            case "vae-v1.2-numerics":
+                print(try VAEBench.compareConvolutions(latent: latent))
             case "conv":
                 for line in try VAEBench.convLab(shape: shape, repeats: repeats) { print(line) }
             default:
-                throw CLIError("unknown component '\(component)' (available: sgemm, vae-v1.2-decode, conv)")
+                throw CLIError("unknown component '\(component)' (available: sgemm, vae-v1.2-decode, vae-v1.2-numerics, conv)")
             }
         }
     }

@@ -9,25 +9,11 @@ import Weights
 enum VAEBench {
     /// latent "TxHxW" (latent frames x height/8 x width/8). Returns one JSON line.
     static func decodeV12(latent: String) throws -> String {
-        let dims = latent.split(separator: "x").compactMap { Int($0) }
-        guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else {
-            throw CLIError("--latent must be TxHxW with positive integers (latent frames x H/8 x W/8), got '\(latent)'")
-        }
+        let dims = try parseLatent(latent)
         HeapTuning.retainFreedMemory()
-        let spatial = AutoencoderKLConfig.stableDiffusion, temporal = TemporalVAEConfig.openSoraV12
-        var shapes = spatial.parameterShapes().map { ("spatial_vae.module." + $0.0, $0.1) }
-        shapes += temporal.parameterShapes().map { ("temporal_vae." + $0.0, $0.1) }
-        var tensors = Dictionary(uniqueKeysWithValues: shapes.enumerated().map { i, p in
-            (p.0, randomWeight(p.1, normLike: isNormWeight(p.0), seed: UInt64(i + 1)))
-        })
-        tensors["shift"] = Tensor(shape: [1, 4, 1, 1, 1], data: VideoVAE.defaultShift)
-        tensors["scale"] = Tensor(shape: [1, 4, 1, 1, 1], data: VideoVAE.defaultScale)
-        let vae = try VideoVAE(store: MemoryStore(tensors, description: "<random vae-v1.2>"))
-
-        // Full 17-frame chunks of 5 latent frames; a shorter last chunk decodes 4 frames per latent.
-        let micro = vae.microLatentFrames ?? dims[0]
-        let frames = (dims[0] / micro) * (vae.microFrameSize ?? 0) + (dims[0] % micro) * temporal.timeDownsampleFactor
+        let vae = try randomV12()
         let z = randomWeight([1, 4] + dims, normLike: false, seed: 99, scale: 1)
+        let frames = defaultFrames(vae, latentFrames: dims[0])
         ConvCounters.shared.reset()
         let t0 = DispatchTime.now().uptimeNanoseconds, cpu0 = cpuSeconds()
         let video = try vae.decode(z, numFrames: frames)
@@ -35,8 +21,53 @@ enum VAEBench {
         let gflop = ConvCounters.shared.flops / 1e9
         let s = video.shape
         return #"{"component":"vae-v1.2-decode","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"output":[\#(s[2]),\#(s[3]),\#(s[4])],"#
-            + #""seconds":\#(fmt(seconds)),"gflops":\#(fmt(gflop / seconds)),"conv_gflop":\#(fmt(gflop)),"conv_seconds":\#(fmt(ConvCounters.shared.seconds)),"cpu_seconds":\#(fmt(cpu)),"#
+            + #""conv":"\#(Runtime.convolutionAlgorithm.rawValue)","seconds":\#(fmt(seconds)),"gflops":\#(fmt(gflop / seconds)),"conv_gflop":\#(fmt(gflop)),"#
+            + #""conv_seconds":\#(fmt(ConvCounters.shared.seconds)),"cpu_seconds":\#(fmt(cpu)),"#
             + #""peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads)}"#
+    }
+
+    /// `--component vae-v1.2-numerics`: the same decode with im2col and with the fast
+    /// convolutions; how far apart the videos are.
+    static func compareConvolutions(latent: String) throws -> String {
+        let dims = try parseLatent(latent)
+        let vae = try randomV12()
+        let z = randomWeight([1, 4] + dims, normLike: false, seed: 99, scale: 1)
+        let frames = defaultFrames(vae, latentFrames: dims[0])
+        let saved = Runtime.convolutionAlgorithm
+        defer { Runtime.convolutionAlgorithm = saved }
+        Runtime.convolutionAlgorithm = .im2col
+        let exact = try vae.decode(z, numFrames: frames)
+        Runtime.convolutionAlgorithm = .auto
+        let fast = try vae.decode(z, numFrames: frames)
+        let scale = exact.array.reduce(Float(0)) { max($0, abs($1)) }
+        return #"{"component":"vae-v1.2-numerics","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"max_abs_output":\#(scale),"max_abs_diff_auto_vs_im2col":\#(fast.maxAbsDifference(exact))}"#
+    }
+
+    static func parseLatent(_ latent: String) throws -> [Int] {
+        let dims = latent.split(separator: "x").compactMap { Int($0) }
+        guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else {
+            throw CLIError("--latent must be TxHxW with positive integers (latent frames x H/8 x W/8), got '\(latent)'")
+        }
+        return dims
+    }
+
+    /// OpenSoraVAE_V1_2 with random weights of the real shapes.
+    static func randomV12() throws -> VideoVAE {
+        var shapes = AutoencoderKLConfig.stableDiffusion.parameterShapes().map { ("spatial_vae.module." + $0.0, $0.1) }
+        shapes += TemporalVAEConfig.openSoraV12.parameterShapes().map { ("temporal_vae." + $0.0, $0.1) }
+        var tensors = Dictionary(uniqueKeysWithValues: shapes.enumerated().map { i, p in
+            (p.0, randomWeight(p.1, normLike: isNormWeight(p.0), seed: UInt64(i + 1)))
+        })
+        tensors["shift"] = Tensor(shape: [1, 4, 1, 1, 1], data: VideoVAE.defaultShift)
+        tensors["scale"] = Tensor(shape: [1, 4, 1, 1, 1], data: VideoVAE.defaultScale)
+        return try VideoVAE(store: MemoryStore(tensors, description: "<random vae-v1.2>"))
+    }
+
+    /// Full chunks decode micro_frame_size frames (17 per 5 latent frames); a shorter last chunk
+    /// decodes 4 frames per latent frame.
+    static func defaultFrames(_ vae: VideoVAE, latentFrames t: Int) -> Int {
+        let micro = vae.microLatentFrames ?? t
+        return (t / micro) * (vae.microFrameSize ?? 0) + (t % micro) * vae.temporal.config.timeDownsampleFactor
     }
 
     static func isNormWeight(_ name: String) -> Bool {

@@ -168,3 +168,38 @@ final class VAEUnitTests: XCTestCase {
         XCTAssertEqual(try vae.decode(zi, numFrames: 1).shape, [1, 3, 1, 4, 4])
     }
 }
+
+final class VAELegacyNamesTests: XCTestCase {
+    /// sd-vae-ft-ema style checkpoints name the attention query/key/value/proj_attn (and some
+    /// store them as 1x1 convs); both load and give the same numbers as the modern names.
+    func testLegacyAttentionNames() throws {
+        let modern = randomStore(tinySpatial.parameterShapes())
+        var legacy: [String: Tensor] = [:]
+        let rename = ["to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"]
+        for (name, t) in modern.tensors {
+            var n = name, v = t
+            for (new, old) in rename where name.contains("attentions.0.\(new).") {
+                n = name.replacingOccurrences(of: ".\(new).", with: ".\(old).")
+                if name.hasSuffix(".weight") && new == "to_v" { v = t.reshaped(t.shape + [1, 1]) }
+            }
+            legacy[n] = v
+        }
+        let a = try SpatialVideoVAE(store: modern, normGroups: 4), b = try SpatialVideoVAE(store: MemoryStore(legacy), normGroups: 4)
+        let z = randomTensor([1, 4, 2, 3, 3], seed: 21)
+        XCTAssertEqual(try a.decode(z).maxAbsDifference(try b.decode(z)), 0)
+    }
+
+    func testVideoAutoencoderSizes() throws {
+        var p = tinySpatial.parameterShapes().map { ("spatial_vae.module." + $0.0, $0.1) }
+        p += tinyTemporal.parameterShapes().map { ("temporal_vae." + $0.0, $0.1) }
+        let codecs: [any VideoAutoencoder] = [
+            try SpatialVideoVAE(store: randomStore(tinySpatial.parameterShapes()), normGroups: 4),
+            try VideoVAE(store: randomStore(p), spatialNormGroups: 4, temporalNormGroups: 2),
+        ]
+        XCTAssertEqual(codecs[0].latentSize(frames: 51, height: 8, width: 12), [51, 4, 6])
+        XCTAssertEqual(codecs[1].latentSize(frames: 51, height: 8, width: 12), [15, 4, 6])
+        XCTAssertEqual(codecs[1].latentSize(frames: 1, height: 8, width: 12), [1, 4, 6])
+        XCTAssertThrowsError(try codecs[0].decode(Tensor(zeros: [1, 4, 2, 2, 2]), numFrames: 3))
+        XCTAssertThrowsError(try codecs[1].encode(Tensor(zeros: [1, 3, 0, 4, 4]), sampling: .mode))
+    }
+}
