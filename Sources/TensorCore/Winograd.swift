@@ -63,8 +63,9 @@ public func winogradApplies(weightShape s: [Int], stride: (Int, Int, Int), paddi
 
 /// x: [N, C, T, H, W], weight: [O, C, kt, 3, 3], bias: [O] -> [N, O, T', H, W] with
 /// T' = (T + front + back - kt) / timeStride + 1. `tile` is m: 2 or 4.
+/// `maxU` caps the transformed weights (floats); wider layers run in output-channel slices.
 public func winogradConv(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?, timeStride: Int = 1,
-                         padding: Padding3D, tile: Int = 4) -> Tensor {
+                         padding: Padding3D, tile: Int = 4, maxU: Int = 32 << 20) -> Tensor {
     precondition(winogradApplies(weightShape: weight.shape, stride: (timeStride, 1, 1), padding: padding),
                  "winogradConv: weight \(weight.name) \(weight.shape) / padding \(padding) is not a 3x3 stride-1 pad-1 conv")
     guard let tf = WinogradTransform.tileSize(tile) else { preconditionFailure("winogradConv: tile must be 2 or 4, got \(tile)") }
@@ -78,6 +79,17 @@ public func winogradConv(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?,
     let k = c * kt
     let tilesH = (h + m - 1) / m, tilesW = (w + m - 1) / m
     let rowsTotal = n * to * tilesH                    // tile rows over batch and output frames
+
+    // Wide layers (the temporal decoder's 512 -> 1024 upsampler: U would be 226 MB) run in
+    // slices of output channels; each slice transforms the input again, which is cheap there.
+    if e2 * o * k > maxU && o > 1 {
+        let slice = max(1, maxU / (e2 * k))
+        let parts = stride(from: 0, to: o, by: slice).map { o0 in
+            winogradConv(x, weight: weight.rows(o0..<min(o0 + slice, o)), bias: bias?.rows(o0..<min(o0 + slice, o)),
+                         timeStride: timeStride, padding: padding, tile: tile, maxU: maxU)
+        }
+        return concat(parts, axis: 1)
+    }
 
     var out = Tensor(uninitialized: [n, o, to, h, w])
     // Columns per block: whole tile rows, V + M around 24M floats.
@@ -164,5 +176,14 @@ func weightTransform(_ weight: WeightTensor, _ tf: WinogradTransform, into u: Un
                 }
             }
         }
+    }
+}
+
+extension WeightTensor {
+    /// Rows `range` of the first axis (no copy).
+    func rows(_ range: Range<Int>) -> WeightTensor {
+        let inner = count / max(shape[0], 1)
+        return WeightTensor(name: name, shape: [range.count] + shape.dropFirst(), dtype: dtype,
+                            raw: raw + range.lowerBound * inner * dtype.byteSize, owner: owner)
     }
 }

@@ -58,3 +58,18 @@ final class FastConvTests: XCTestCase {
         XCTAssertEqual(ConvCounters.shared.calls, 1)
     }
 }
+
+extension FastConvTests {
+    /// A layer wide enough that U exceeds its cap runs in output-channel slices.
+    func testWideLayerRunsInSlices() {
+        let x = random([1, 6, 3, 5, 7], seed: 8)
+        let w = WeightTensor(random([10, 6, 3, 3, 3], seed: 9), name: "w"), b = WeightTensor(random([10], seed: 10), name: "b")
+        let pad = Padding3D.spatial(1, front: 2)
+        let whole = winogradConv(x, weight: w, bias: b, padding: pad)
+        let sliced = winogradConv(x, weight: w, bias: b, padding: pad, maxU: 36 * 18 * 3)   // 3 channels a slice
+        XCTAssertEqual(sliced.shape, whole.shape)
+        // Weights here are in ±1 (outputs ~5): rounding differs with the GEMM's M only at 1e-5.
+        XCTAssertLessThan(sliced.maxAbsDifference(whole), 1e-4)
+        XCTAssertLessThan(whole.maxAbsDifference(conv3d(x, weight: w, bias: b, padding: pad)), 2e-4)
+    }
+}
