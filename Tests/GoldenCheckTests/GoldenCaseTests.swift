@@ -1,5 +1,5 @@
 import XCTest
-@testable import GoldenCheck
+import GoldenCheck
 import TensorCore
 
 /// Folder holding the golden cases copied from the reference run (Tests/Fixtures/golden).
