@@ -30,3 +30,17 @@ bench: build
 
 clean:
 	rm -rf .build
+
+# Fuzzing: each libFuzzer target runs for FUZZ_SECONDS (default 60) from its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= FuzzSafetensors:safetensors FuzzWeightIndex:weight-index
+.PHONY: fuzz
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$${t%%:*}; corpus=$${t##*:}; mkdir -p .build-fuzz/corpus/$$corpus; \
+	  OPENSORA_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product $$name \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library || exit 1; \
+	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	  .build-fuzz/release/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
+	    .build-fuzz/corpus/$$corpus Fuzz/corpus/$$corpus 2>&1 | grep -E "^(#[0-9]+.*DONE|Done|==[0-9]+==ERROR|SUMMARY)" ; \
+	done

@@ -58,3 +58,16 @@ let package = Package(
     ],
     cxxLanguageStandard: .cxx17
 )
+
+// Fuzz targets (libFuzzer entry points, no main): declared only for `make fuzz`, which builds
+// them with -sanitize=fuzzer,address.
+if ProcessInfo.processInfo.environment["OPENSORA_FUZZ"] == "1" {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzSafetensors", ["Weights"]),
+        ("FuzzWeightIndex", ["Weights"]),
+    ]
+    for (name, deps) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: deps, path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}
