@@ -1,7 +1,7 @@
 # Open-Sora Swift engine. `make setup && make demo` on a fresh Debian machine; `make test` runs the suite.
 
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-dev libavcodec-dev libavformat-dev \
+APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-dev libavcodec-dev libavformat-dev \
                 libswscale-dev libavutil-dev pkg-config ffmpeg
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
