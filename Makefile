@@ -44,3 +44,11 @@ fuzz:
 	  .build-fuzz/release/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
 	    .build-fuzz/corpus/$$corpus Fuzz/corpus/$$corpus 2>&1 | grep -E "^(#[0-9]+.*DONE|Done|==[0-9]+==ERROR|SUMMARY)" ; \
 	done
+
+# Tensor core, weights reader and thread pool under AddressSanitizer and ThreadSanitizer.
+SANITIZE_FILTER ?= OpsTests|SafetensorsTests|DownloaderTests|ParallelTests
+.PHONY: test-sanitize
+test-sanitize:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp swift test --disable-swift-testing --sanitize=address \
+	  --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
+	swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan --filter '$(SANITIZE_FILTER)'

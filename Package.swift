@@ -53,7 +53,7 @@ let package = Package(
                           swiftSettings: hot),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"], exclude: ["range_server.py"]),
         .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -59,6 +59,7 @@ public struct WeightTensor: @unchecked Sendable {
 public final class ScratchArena: @unchecked Sendable {
     public static let shared = ScratchArena()
     private var free: [(UnsafeMutablePointer<Float>, Int)] = []
+    public init() {}
     private let lock = NSLock()
 
     public func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
