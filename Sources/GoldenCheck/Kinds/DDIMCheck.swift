@@ -6,10 +6,10 @@ import Samplers
 
 enum DDIMCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        let sampler = DDIMSampler(steps: try c.configInt("num_sampling_steps"), eta: try eta(c),
-                                  guidanceScale: try c.configFloat("cfg_scale"),
-                                  guidanceChannels: c.configOptionalInt("cfg_channel"),
-                                  diffusionSteps: try c.configInt("diffusion_steps"))
+        let sampler = DDIMSampler(steps: try SamplerCaseFields.int(c, "num_sampling_steps"), eta: try eta(c),
+                                  guidanceScale: try SamplerCaseFields.float(c, "cfg_scale"),
+                                  guidanceChannels: SamplerCaseFields.optionalInt(c, "cfg_channel"),
+                                  diffusionSteps: try SamplerCaseFields.int(c, "diffusion_steps"))
         return try DiffusionCaseCheck.run(c, options, sampler: sampler, schedule: try sampler.schedule())
     }
 

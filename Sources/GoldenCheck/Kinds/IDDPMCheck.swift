@@ -7,10 +7,10 @@ import TensorCore
 
 enum IDDPMCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        let sampler = IDDPMSampler(steps: try c.configInt("num_sampling_steps"),
-                                   guidanceScale: try c.configFloat("cfg_scale"),
-                                   guidanceChannels: c.configOptionalInt("cfg_channel"),
-                                   diffusionSteps: try c.configInt("diffusion_steps"))
+        let sampler = IDDPMSampler(steps: try SamplerCaseFields.int(c, "num_sampling_steps"),
+                                   guidanceScale: try SamplerCaseFields.float(c, "cfg_scale"),
+                                   guidanceChannels: SamplerCaseFields.optionalInt(c, "cfg_channel"),
+                                   diffusionSteps: try SamplerCaseFields.int(c, "diffusion_steps"))
         return try DiffusionCaseCheck.run(c, options, sampler: sampler, schedule: try sampler.schedule())
     }
 }
@@ -40,23 +40,19 @@ enum DiffusionCaseCheck {
             ("posterior_variance", s.posteriorVariance), ("posterior_log_variance_clipped", s.posteriorLogVarianceClipped),
             ("posterior_mean_coef1", s.posteriorMeanCoef1), ("posterior_mean_coef2", s.posteriorMeanCoef2),
         ]
-        for (name, got) in arrays { checks.append(nearlyExactCheck(name, got: got, expected: try c.tensor(name))) }
-        let base = DiffusionSchedule.linearBetas(c.configIntOr("diffusion_steps", 1000)).map { Float($0) }
+        for (name, got) in arrays { checks.append(scheduleArrayCheck(name, got: got, expected: try c.tensor(name))) }
+        let base = DiffusionSchedule.linearBetas(SamplerCaseFields.optionalInt(c, "diffusion_steps") ?? 1000).map { Float($0) }
         checks.append(OutputCheck(name: "base_betas", got: Tensor(shape: [base.count], data: base), expected: try c.tensor("base_betas"), tolerance: 0))
         return checks
     }
 
     /// Samples the case with `model` (recorded or real) and its recorded noise draws.
     static func check(_ c: GoldenCase, sampler: Sampler, model: @escaping Denoiser) throws -> [OutputCheck] {
-        let noise = RecordedNoise(try c.numberedTensors("noise_draw"), name: "\(c.name) noise_draw*")
+        let noise = RecordedNoise(try SamplerCaseFields.numbered(c, "noise_draw"), name: "\(c.name) noise_draw*")
         let result = try sampler.start(SamplingInputs(latent: try c.tensor("z_init")), model: model, noise: noise).finish()
         return [
             OutputCheck(name: "sample_final", got: result, expected: try c.tensor("sample_final"), tolerance: c.tolerance(for: "sample_final")),
             OutputCheck(name: "noise draws used (\(noise.used))", mismatches: noise.remaining, total: noise.used + noise.remaining),
         ]
     }
-}
-
-extension GoldenCase {
-    func configIntOr(_ key: String, _ d: Int) -> Int { (config[key] as? NSNumber)?.intValue ?? d }
 }

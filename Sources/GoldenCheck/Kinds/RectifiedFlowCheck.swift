@@ -15,11 +15,11 @@ enum RectifiedFlowCheck {
     }
 
     static func sampler(_ c: GoldenCase) throws -> RectifiedFlowSampler {
-        RectifiedFlowSampler(steps: try c.configInt("num_sampling_steps"),
-                             guidanceScale: try c.configFloat("cfg_scale"),
-                             useTimestepTransform: c.configBool("use_timestep_transform", default: false),
-                             useDiscreteTimesteps: c.configBool("use_discrete_timesteps", default: false),
-                             numTimesteps: try c.configInt("num_timesteps"))
+        RectifiedFlowSampler(steps: try SamplerCaseFields.int(c, "num_sampling_steps"),
+                             guidanceScale: try SamplerCaseFields.float(c, "cfg_scale"),
+                             useTimestepTransform: SamplerCaseFields.bool(c, "use_timestep_transform", default: false),
+                             useDiscreteTimesteps: SamplerCaseFields.bool(c, "use_discrete_timesteps", default: false),
+                             numTimesteps: try SamplerCaseFields.int(c, "num_timesteps"))
     }
 
     /// Samples the case with `model` (recorded or real) and the case's recorded noise draws, and
@@ -31,13 +31,13 @@ enum RectifiedFlowCheck {
         let widths = try c.tensor("additional_args.width").array
         let frames = try c.tensor("additional_args.num_frames").array
         let sizes = (0..<heights.count).map { VideoSize(height: Int(heights[$0]), width: Int(widths[$0]), frames: Int(frames[$0])) }
-        let mask = c.has("mask") ? try c.tensor("mask") : nil
+        let mask = SamplerCaseFields.has(c, "mask") ? try c.tensor("mask") : nil
         let inputs = SamplingInputs(latent: z, frameMask: mask, sizes: sizes)
 
         let timesteps = try s.timesteps(sizes: sizes, batch: z.shape[0])
         var checks = [OutputCheck(name: "timesteps", got: Tensor(shape: [timesteps.count, z.shape[0]], data: timesteps.flatMap { $0 }),
                                   expected: try c.tensor("timesteps"), tolerance: 0)]
-        let noise = RecordedNoise(try c.numberedTensors("noise_draw"), name: "\(c.name) noise_draw*")
+        let noise = RecordedNoise(try SamplerCaseFields.numbered(c, "noise_draw"), name: "\(c.name) noise_draw*")
         let result = try s.start(inputs, model: model, noise: noise).finish()
         checks.append(OutputCheck(name: "z_final", got: result, expected: try c.tensor("z_final"), tolerance: c.tolerance(for: "z_final")))
         checks.append(OutputCheck(name: "noise draws used (\(noise.used))", mismatches: noise.remaining, total: noise.used + noise.remaining))

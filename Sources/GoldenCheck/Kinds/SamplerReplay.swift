@@ -30,14 +30,14 @@ final class ReplayedModel {
 
     func callAsFunction(_ x: Tensor, _ t: [Float], _ frameMask: [Bool]?) throws -> Tensor {
         let step = "step\(calls)"
-        guard golden.has("\(step).model_out") else {
+        guard SamplerCaseFields.has(golden, "\(step).model_out") else {
             throw GoldenError.badCase(path: golden.path, detail: "the sampler made more model calls than the \(calls) recorded")
         }
         calls += 1
         checks.append(OutputCheck(name: "\(step).\(inputName)", got: x, expected: try golden.tensor("\(step).\(inputName)"), tolerance: tolerance))
         checks.append(OutputCheck(name: "\(step).t_in", got: Tensor(shape: [t.count], data: t),
                                   expected: try golden.tensor("\(step).t_in"), tolerance: 0))
-        if golden.has("\(step).x_mask") {
+        if SamplerCaseFields.has(golden, "\(step).x_mask") {
             let expected = try golden.io().integers("\(step).x_mask").map { $0 != 0 }
             let got = frameMask ?? []
             let mismatches = got.count == expected.count ? zip(got, expected).filter { $0 != $1 }.count : max(got.count, expected.count)
@@ -51,40 +51,42 @@ final class ReplayedModel {
     /// One more check: the sampler made exactly as many calls as were recorded.
     func callCountCheck() -> OutputCheck {
         var recorded = 0
-        while golden.has("step\(recorded).model_out") { recorded += 1 }
+        while SamplerCaseFields.has(golden, "step\(recorded).model_out") { recorded += 1 }
         return OutputCheck(name: "model calls (\(calls) of \(recorded))", mismatches: abs(recorded - calls), total: recorded)
     }
 }
 
-extension GoldenCase {
-    func has(_ tensorName: String) -> Bool { (try? io().contains(tensorName)) ?? false }
+/// Reading a sampler case's tensors and config (a namespace, so that other checkers' helpers on
+/// GoldenCase cannot collide with these names).
+enum SamplerCaseFields {
+    static func has(_ c: GoldenCase, _ tensorName: String) -> Bool { (try? c.io().contains(tensorName)) ?? false }
 
     /// `prefix0`, `prefix1`, ... for as long as they exist.
-    func numberedTensors(_ prefix: String) throws -> [Tensor] {
+    static func numbered(_ c: GoldenCase, _ prefix: String) throws -> [Tensor] {
         var out: [Tensor] = []
-        while has("\(prefix)\(out.count)") { out.append(try tensor("\(prefix)\(out.count)")) }
+        while has(c, "\(prefix)\(out.count)") { out.append(try c.tensor("\(prefix)\(out.count)")) }
         return out
     }
 
-    func configInt(_ key: String) throws -> Int {
-        guard let v = config[key] as? NSNumber else { throw GoldenError.badCase(path: path, detail: "config.\(key) missing or not a number") }
+    static func int(_ c: GoldenCase, _ key: String) throws -> Int {
+        guard let v = c.config[key] as? NSNumber else { throw GoldenError.badCase(path: c.path, detail: "config.\(key) missing or not a number") }
         return v.intValue
     }
 
-    func configFloat(_ key: String) throws -> Float {
-        guard let v = config[key] as? NSNumber else { throw GoldenError.badCase(path: path, detail: "config.\(key) missing or not a number") }
+    static func float(_ c: GoldenCase, _ key: String) throws -> Float {
+        guard let v = c.config[key] as? NSNumber else { throw GoldenError.badCase(path: c.path, detail: "config.\(key) missing or not a number") }
         return v.floatValue
     }
 
-    func configBool(_ key: String, default d: Bool) -> Bool { (config[key] as? NSNumber)?.boolValue ?? d }
+    static func bool(_ c: GoldenCase, _ key: String, default d: Bool) -> Bool { (c.config[key] as? NSNumber)?.boolValue ?? d }
 
-    /// Integer config value that may be null.
-    func configOptionalInt(_ key: String) -> Int? { (config[key] as? NSNumber)?.intValue }
+    /// Integer config value that may be null or absent.
+    static func optionalInt(_ c: GoldenCase, _ key: String) -> Int? { (c.config[key] as? NSNumber)?.intValue }
 }
 
 /// Checks that compare `got` with the named tensor to within `ulps` units in the last place of
 /// the tensor's largest value (for schedule arrays, where an absolute tolerance means nothing).
-func nearlyExactCheck(_ name: String, got: [Float], expected: Tensor, ulps: Float = 4) -> OutputCheck {
+func scheduleArrayCheck(_ name: String, got: [Float], expected: Tensor, ulps: Float = 4) -> OutputCheck {
     let scale = expected.withData { $0.map(abs).max() ?? 0 }
     return OutputCheck(name: name, got: Tensor(shape: [got.count], data: got), expected: expected,
                        tolerance: ulps * scale.ulp)
