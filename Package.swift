@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"], exclude: ["range_server.py"]),
         .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
     ],
     cxxLanguageStandard: .cxx17
 )
