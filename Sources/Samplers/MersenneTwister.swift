@@ -1,11 +1,11 @@
 // MT19937, the engine behind PyTorch's CPU generator (`at::mt19937`, seeded with init_genrand).
 
-struct MersenneTwister {
+public struct MersenneTwister: Sendable {
     private var state = [UInt32](repeating: 0, count: 624)
     private var index = 624
 
     /// `torch.manual_seed(seed)` keeps the low 32 bits.
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state[0] = UInt32(truncatingIfNeeded: seed)
         for i in 1..<624 {
             let prev = state[i - 1]
@@ -13,7 +13,7 @@ struct MersenneTwister {
         }
     }
 
-    mutating func next() -> UInt32 {
+    public mutating func next() -> UInt32 {
         if index >= 624 { twist() }
         var y = state[index]
         index += 1

@@ -95,7 +95,7 @@ public final class TorchNoise: NoiseSource {
 
 /// avx_mathfun.h's `log256_ps` and `sincos256_ps`, one lane at a time. Each fused multiply-add
 /// below is one GCC forms from a separate multiply and add in that file.
-enum CephesFloat {
+public enum CephesFloat {
     private static let logP: [Float] = [
         7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
         -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1,
@@ -105,7 +105,7 @@ enum CephesFloat {
     private static let sqrtHalf: Float = 0.707106781186547524
 
     /// Natural log for x > 0 (the only inputs Box-Muller gives it: 1 - u is in (0, 1]).
-    static func log(_ input: Float) -> Float {
+    public static func log(_ input: Float) -> Float {
         var x = max(input, Float(bitPattern: 0x0080_0000))     // no denormals
         let bits = x.bitPattern
         var e = Float(Int32(bitPattern: bits >> 23) - 0x7F) + 1
@@ -132,7 +132,7 @@ enum CephesFloat {
     private static let sinP: (Float, Float, Float) = (-1.9515295891E-4, 8.3321608736E-3, -1.6666654611E-1)
     private static let cosP: (Float, Float, Float) = (2.443315711809948E-005, -1.388731625493765E-003, 4.166664568298827E-002)
 
-    static func sincos(_ input: Float) -> (sin: Float, cos: Float) {
+    public static func sincos(_ input: Float) -> (sin: Float, cos: Float) {
         var sinNegative = input.sign == .minus
         var x = abs(input)
         // Octant: j = (trunc(x * 4/pi) + 1) & ~1.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import GoldenCheck
+import GoldenCheck
 
 /// Sampler cases replay the model outputs the reference recorded and check every step's model
 /// input, the timesteps, the schedule arrays and the final sample; torch_randn is bit-exact.

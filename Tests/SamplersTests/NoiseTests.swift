@@ -1,5 +1,5 @@
 import XCTest
-@testable import Samplers
+import Samplers
 import TensorCore
 
 final class NoiseTests: XCTestCase {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Samplers
+import Samplers
 import TensorCore
 
 /// Records what the sampler gives the model; answers cond/uncond rows with fixed values.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Samplers
+import Samplers
 
 final class TimestepTransformTests: XCTestCase {
     func testBaseTimesteps() {
