@@ -57,6 +57,15 @@ public struct MaskCondition: Equatable, Sendable {
     public var targetStart = 0
     public var length = 1
     public var editRatio = 0.0
+
+    public init(loop: Int = 0, referenceIndex: Int = 0, referenceStart: Int = 0, targetStart: Int = 0, length: Int = 1, editRatio: Double = 0) {
+        self.loop = loop
+        self.referenceIndex = referenceIndex
+        self.referenceStart = referenceStart
+        self.targetStart = targetStart
+        self.length = length
+        self.editRatio = editRatio
+    }
 }
 
 public struct GenerationConfig: Equatable, Sendable {

@@ -88,6 +88,25 @@ public struct RGBVideo: Equatable, Sendable {
         try self.init(frameCount: t, height: h, width: w, pixels: pixels)
     }
 
+    /// Frame `index` of x: [3, T, H, W] in [-1, 1], quantized like `init(tensor:)`, without
+    /// converting the whole clip (for streaming long videos into MP4Writer).
+    public static func frame(ofTensor x: Tensor, _ index: Int) throws -> RGBImage {
+        guard x.rank == 4, x.shape[0] == 3, x.shape[1] > 0, x.shape[2] > 0, x.shape[3] > 0 else {
+            throw VideoIOError(path: "<tensor>", "expected a video tensor [3, T, H, W], got \(x.shape)")
+        }
+        let (t, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        guard (0..<t).contains(index) else { throw VideoIOError(path: "<tensor>", "frame \(index) of \(t)") }
+        let plane = h * w, channel = t * plane
+        var pixels = [UInt8](repeating: 0, count: plane * 3)
+        let src = x.pointer + index * plane
+        pixels.withUnsafeMutableBufferPointer { dst in
+            for i in 0..<plane {
+                for c in 0..<3 { dst[i * 3 + c] = quantizeFromUnitRange(src[c * channel + i]) }
+            }
+        }
+        return try RGBImage(width: w, height: h, pixels: pixels)
+    }
+
     public func frame(_ index: Int) -> RGBImage {
         precondition(index >= 0 && index < frameCount, "frame \(index) of \(frameCount)")
         let size = height * width * 3

@@ -7,6 +7,7 @@
 
 import CFFmpeg
 import Foundation
+import TensorCore
 
 public final class MP4Writer {
     public enum Codec: String, Sendable {
@@ -140,6 +141,24 @@ public final class MP4Writer {
     public static func write(_ video: RGBVideo, to path: String, options: Options = Options()) throws -> String {
         let writer = try MP4Writer(path: path, width: video.width, height: video.height, options: options)
         try writer.append(video)
+        try writer.finish()
+        return writer.codecName
+    }
+
+    /// Writes a decoded sample x: [3, T, H, W] in [-1, 1] (quantized as save_sample does), one
+    /// frame at a time. Returns the encoder name.
+    @discardableResult
+    public static func write(tensor x: Tensor, to path: String, options: Options = Options()) throws -> String {
+        guard x.rank == 4, x.shape[0] == 3 else { throw VideoIOError(path: path, "expected a video tensor [3, T, H, W], got \(x.shape)") }
+        let writer = try MP4Writer(path: path, width: x.shape[3], height: x.shape[2], options: options)
+        for t in 0..<x.shape[1] {
+            let frame: RGBImage
+            do { frame = try RGBVideo.frame(ofTensor: x, t) } catch {
+                writer.cancel()
+                throw error
+            }
+            try writer.append(frame)
+        }
         try writer.finish()
         return writer.codecName
     }

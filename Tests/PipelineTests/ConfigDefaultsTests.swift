@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+import Pipeline
 
 final class ConfigDefaultsTests: XCTestCase {
     func testV12ConfigReproducesReferenceDefaults() throws {

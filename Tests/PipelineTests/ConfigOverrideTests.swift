@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+import Pipeline
 
 final class ConfigOverrideTests: XCTestCase {
     func testEveryOverrideReplacesItsField() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Pipeline
+import Pipeline
 
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 

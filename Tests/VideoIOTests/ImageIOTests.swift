@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 import XCTest
-@testable import VideoIO
+import VideoIO
 
 final class ImageIOTests: XCTestCase {
     private func fixture(_ name: String) -> String { imageFixtures + "/" + name }

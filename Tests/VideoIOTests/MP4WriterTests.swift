@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 import XCTest
-@testable import VideoIO
+import VideoIO
 
 final class MP4WriterTests: XCTestCase {
     func testH264SixteenFramesProbe() throws {
@@ -34,6 +34,21 @@ final class MP4WriterTests: XCTestCase {
             let meanAbs = zip(decoded, source).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }
             XCTAssertLessThan(Double(meanAbs) / Double(source.count), 4.0, "frame \(t) decodes far from its source")
         }
+    }
+
+    func testTensorStreamsToMP4() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // x: [3, T=17, H=32, W=48], a ramp in [-1, 1] as a decoded sample would be.
+        let (t, h, w) = (17, 32, 48)
+        var data = [Float](repeating: 0, count: 3 * t * h * w)
+        for i in 0..<data.count { data[i] = Float(i % (h * w)) / Float(h * w) * 2 - 1 }
+        let path = dir + "/sample.mp4"
+        try MP4Writer.write(tensor: Tensor(shape: [3, t, h, w], data: data), to: path, options: .init(fps: 24))
+        let info = try probe(path)
+        XCTAssertEqual(info["nb_read_frames"], "17")
+        XCTAssertEqual([info["width"], info["height"]], ["48", "32"])
+        XCTAssertEqual(Double(info["format_duration"] ?? "") ?? 0, 17.0 / 24.0, accuracy: 1e-3)
     }
 
     func testOddSizeIsPaddedToEven() throws {
@@ -161,6 +176,7 @@ final class MP4WriterTests: XCTestCase {
         XCTAssertEqual(blue, [255, 0, 128, 64, 255, 0, 0, 191])
 
         XCTAssertThrowsError(try RGBVideo(tensor: Tensor(zeros: [4, 1, 2, 2])))
+        XCTAssertEqual(try RGBVideo.frame(ofTensor: Tensor(shape: [3, 2, 1, 4], data: data), 1), video.frame(1))
         let image = try RGBImage(tensor: Tensor(repeating: 0.25, shape: [3, 2, 3]))
         XCTAssertEqual(image.pixels, [UInt8](repeating: 159, count: 18))  // 1.25/2*255+0.5 = 159.875
     }

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import VideoIO
+import VideoIO
 
 /// Tests/Fixtures/images
 let imageFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
