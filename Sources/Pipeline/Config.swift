@@ -236,6 +236,8 @@ struct Provenance: Sendable {
     var source = "defaults"
     var lines: [String: Int] = [:]
     var overridden: Set<String> = []
+    /// save_fps was given (file or flag); otherwise it follows fps // frame_interval.
+    var saveFPSGiven = false
 
     var checker: ConfigChecker { ConfigChecker(source: source, lines: lines, overridden: overridden) }
 }

@@ -85,7 +85,7 @@ extension GenerationConfig {
         }
         try top.finish()
 
-        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [])
+        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: top.has("save_fps"))
         try c.validate()
         return c
     }

@@ -85,7 +85,14 @@ extension GenerationConfig {
         }
         set("fps", o.fps) { c.fps = $0 }
         set("frame_interval", o.frameInterval) { c.frameInterval = $0 }
-        set("save_fps", o.saveFPS) { c.saveFPS = $0 }
+        if let v = o.saveFPS {
+            c.saveFPS = v
+            c.provenance.saveFPSGiven = true
+            touched.insert("save_fps")
+        } else if !c.provenance.saveFPSGiven && (o.fps != nil || o.frameInterval != nil) {
+            guard c.frameInterval > 0 else { throw bad("frame_interval", "must be 1 ... 100, got \(c.frameInterval)") }
+            c.saveFPS = c.fps / c.frameInterval  // follows fps as inference.py's default does
+        }
         set("seed", o.seed) { c.seed = $0 }
         set("batch_size", o.batchSize) { c.batchSize = $0 }
         set("num_sample", o.numSample) { c.numSample = $0 }

@@ -64,6 +64,21 @@ final class ConfigOverrideTests: XCTestCase {
         XCTAssertTrue(c.output.overwrite)
     }
 
+    func testSaveFPSFollowsFPSUnlessGiven() throws {
+        var c = try parse("fps: 24\n")
+        var o = ConfigOverrides()
+        o.fps = 12
+        try c.apply(overrides: o)
+        XCTAssertEqual(c.saveFPS, 12, "save_fps unset: fps // frame_interval")
+        o = ConfigOverrides()
+        o.frameInterval = 3
+        try c.apply(overrides: o)
+        XCTAssertEqual(c.saveFPS, 4)
+        var fixed = try parse("fps: 24\nsave_fps: 24\n")
+        try fixed.apply(overrides: { var o = ConfigOverrides(); o.fps = 12; return o }())
+        XCTAssertEqual(fixed.saveFPS, 24, "save_fps given in the file stays")
+    }
+
     func testSizeOverrides() throws {
         var c = try GenerationConfig.load(path: repoRoot + "/configs/tiny.yaml")
         XCTAssertEqual([c.height, c.width], [32, 48])
