@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
         .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )
