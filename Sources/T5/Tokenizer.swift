@@ -89,11 +89,10 @@ public final class T5Tokenizer: @unchecked Sendable {
 
     /// Plain SentencePiece encoding of `text` (no special-token handling, no </s>).
     public func pieceIds(_ text: String) throws -> [Int] {
-        var bytes = Array(text.utf8)
-        return try pieceIds(bytes: &bytes, text: text)
+        try pieceIds(bytes: Array(text.utf8), text: text)
     }
 
-    private func pieceIds(bytes: inout [UInt8], text: String) throws -> [Int] {
+    private func pieceIds(bytes: [UInt8], text: String) throws -> [Int] {
         if bytes.isEmpty { return [] }
         var cap = bytes.count * 2 + 8
         while true {
@@ -116,7 +115,7 @@ public final class T5Tokenizer: @unchecked Sendable {
         var i = 0
         func flush() throws {
             if segment.isEmpty { return }
-            ids += try pieceIds(bytes: &segment, text: text)
+            ids += try pieceIds(bytes: segment, text: text)
             segment.removeAll(keepingCapacity: true)
         }
         outer: while i < bytes.count {

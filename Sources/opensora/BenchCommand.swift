@@ -13,12 +13,10 @@ struct BenchCommand: ParsableCommand {
     var component: String = "sgemm"
     @Option(help: "Matrix sizes for sgemm as M,N,K.")
     var shape: String = "4500,1152,1152"
-    @Option(help: "Repeats (best is reported).")
+    @Option(name: .customLong("repeat"), help: "Repeats (best is reported).")
     var repeat_: Int = 5
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
-
-    enum CodingKeys: String, CodingKey { case component, shape, repeat_ = "repeat", threads }
 
     func run() throws {
         try runReportingErrors {

@@ -42,6 +42,8 @@ struct EncodeTextCommand: ParsableCommand {
     var extraIds: Int = 100
     @Flag(help: "Tokenize the prompts as given, without Open-Sora's caption cleaning.")
     var noClean = false
+    @Flag(help: "Stop at the last real token: faster for short prompts; padded positions come out as zeros.")
+    var skipPadding = false
     @Option(help: "Also write the embedding and mask to this .safetensors file.")
     var output: String?
     @Argument(help: "Prompts.")
@@ -59,7 +61,7 @@ struct EncodeTextCommand: ParsableCommand {
             let texts = noClean ? prompts : prompts.map(CaptionCleaner.preprocess)
             let batch = try tok.encode(texts, maxLength: maxLength)
             let loaded = Date()
-            let y = try encoder(batch)
+            let y = try encoder.encode(batch, skipPadding: skipPadding)
             let done = Date()
             print("encoder: \(encoder.config)")
             for (i, text) in texts.enumerated() {

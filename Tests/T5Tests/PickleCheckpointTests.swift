@@ -48,6 +48,12 @@ final class PickleCheckpointTests: XCTestCase {
         XCTAssertEqual(try s.tensor("w").array, [1, 2, 3, 4, 5, 6])
     }
 
+    func testZip64Archive() throws {
+        let path = try write(zipEntries: [("archive/data.pkl", tensorPickle(size: [2, 3], stride: [3, 1])),
+                                          ("archive/data/0", floats([1, 2, 3, 4, 5, 6]))], zip64: true)
+        XCTAssertEqual(try PickleCheckpoint(path: path).tensor("w").array, [1, 2, 3, 4, 5, 6])
+    }
+
     func testNonContiguousTensorIsCopied() throws {
         // A transposed view: size (3, 2), stride (1, 3) over [1...6] is [[1,4],[2,5],[3,6]].
         let path = try write(zipEntries: [("archive/data.pkl", tensorPickle(size: [3, 2], stride: [1, 3])),
@@ -178,12 +184,15 @@ final class PickleCheckpointTests: XCTestCase {
     override func tearDown() { for d in cleanup { try? FileManager.default.removeItem(atPath: d) } }
 
     /// A zip archive as torch.save lays it out (stored entries; CRCs are not checked by the reader).
-    func write(zipEntries: [(String, [UInt8])], method: UInt16 = 0) throws -> String {
+    /// With `zip64`, sizes and offsets sit in ZIP64 extra fields and a ZIP64 end record, as
+    /// torch.save writes archives over 4 GB (T5-XXL's shards).
+    func write(zipEntries: [(String, [UInt8])], method: UInt16 = 0, zip64: Bool = false) throws -> String {
         let dir = try makeTemporaryDirectory("pkl")
         cleanup.append(dir)
         var out: [UInt8] = [], central: [UInt8] = []
         func u16(_ v: Int, _ a: inout [UInt8]) { a += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
         func u32(_ v: Int, _ a: inout [UInt8]) { u16(v & 0xFFFF, &a); u16(v >> 16 & 0xFFFF, &a) }
+        func u64(_ v: Int, _ a: inout [UInt8]) { u32(v & 0xFFFF_FFFF, &a); u32(v >> 32 & 0xFFFF_FFFF, &a) }
         for (name, data) in zipEntries {
             let offset = out.count
             let n = Array(name.utf8)
@@ -192,14 +201,30 @@ final class PickleCheckpointTests: XCTestCase {
             out += n + data
             u32(0x0201_4B50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(Int(method), &central)
             u16(0, &central); u16(0, &central); u32(0, &central); u32(data.count, &central); u32(data.count, &central)
-            u16(n.count, &central); u16(0, &central); u16(0, &central); u16(0, &central); u16(0, &central); u32(0, &central)
-            u32(offset, &central)
+            u16(n.count, &central); u16(zip64 ? 28 : 0, &central); u16(0, &central); u16(0, &central); u16(0, &central); u32(0, &central)
+            u32(zip64 ? 0xFFFF_FFFF : offset, &central)
             central += n
+            if zip64 {
+                // Patch the 32-bit sizes to 0xFFFFFFFF and give the real values in the extra field.
+                let fixed = central.count - n.count - 46
+                for k in 20..<28 { central[fixed + k] = 0xFF }
+                u16(1, &central); u16(24, &central)
+                u64(data.count, &central); u64(data.count, &central); u64(offset, &central)
+            }
         }
         let cdOffset = out.count
         out += central
-        u32(0x0605_4B50, &out); u16(0, &out); u16(0, &out); u16(zipEntries.count, &out); u16(zipEntries.count, &out)
-        u32(central.count, &out); u32(cdOffset, &out); u16(0, &out)
+        if zip64 {
+            let record = out.count
+            u32(0x0606_4B50, &out); u64(44, &out); u16(45, &out); u16(45, &out); u32(0, &out); u32(0, &out)
+            u64(zipEntries.count, &out); u64(zipEntries.count, &out); u64(central.count, &out); u64(cdOffset, &out)
+            u32(0x0706_4B50, &out); u32(0, &out); u64(record, &out); u32(1, &out)
+            u32(0x0605_4B50, &out); u16(0xFFFF, &out); u16(0xFFFF, &out); u16(0xFFFF, &out); u16(0xFFFF, &out)
+            u32(0xFFFF_FFFF, &out); u32(0xFFFF_FFFF, &out); u16(0, &out)
+        } else {
+            u32(0x0605_4B50, &out); u16(0, &out); u16(0, &out); u16(zipEntries.count, &out); u16(zipEntries.count, &out)
+            u32(central.count, &out); u32(cdOffset, &out); u16(0, &out)
+        }
         let path = dir + "/model.bin"
         try Data(out).write(to: URL(fileURLWithPath: path))
         return path

@@ -106,3 +106,20 @@ final class T5EncoderTests: XCTestCase {
         XCTAssertThrowsError(try enc(TokenBatch(ids: [], mask: [])))
     }
 }
+
+extension T5EncoderTests {
+    func testSkipPaddingKeepsRealTokensAndZeroesTheRest() throws {
+        let enc = try T5Encoder(weights: goldenWeights())
+        let full = try enc(tokens), trimmed = try enc.encode(tokens, skipPadding: true)
+        XCTAssertEqual(trimmed.shape, full.shape)
+        for b in 0..<2 {
+            for l in 0..<6 {
+                let row = (b * 6 + l) * 64
+                for d in 0..<64 {
+                    if l < 4 { XCTAssertEqual(trimmed[flat: row + d], full[flat: row + d], accuracy: 1e-5) }
+                    else { XCTAssertEqual(trimmed[flat: row + d], 0) }
+                }
+            }
+        }
+    }
+}
