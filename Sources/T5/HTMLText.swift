@@ -66,7 +66,7 @@ enum HTMLText {
         if next == "?" { return find(">", from: i + 2) }
         if next == "!" {
             if hasPrefix(c, "<!--", at: i) { return find("-->", from: i + 4) }
-            if hasPrefix(c, "<![CDATA[", at: i) { return find("]]>", from: i + 9) }
+            if hasPrefix(c, "<![", at: i) { return find("]]>", from: i + 3) }
             return find(">", from: i + 2)
         }
         return nil
@@ -101,9 +101,10 @@ enum HTMLText {
         return c.count
     }
 
-    /// The text of a CDATA section (BeautifulSoup keeps it in .text).
+    /// The text of a CDATA section, any letter case (BeautifulSoup keeps it in .text; other
+    /// marked sections are declarations and dropped).
     private static func cdataContent(_ c: [Unicode.Scalar], from i: Int, to end: Int) -> [Unicode.Scalar]? {
-        guard hasPrefix(c, "<![CDATA[", at: i), end - 3 >= i + 9 else { return nil }
+        guard end - 3 >= i + 9, String(String.UnicodeScalarView(c[i..<(i + 9)])).uppercased() == "<![CDATA[" else { return nil }
         return Array(c[(i + 9)..<(end - 3)])
     }
 

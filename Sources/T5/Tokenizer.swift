@@ -62,16 +62,18 @@ public final class T5Tokenizer: @unchecked Sendable {
         var err = [CChar](repeating: 0, count: 512)
         guard let p = spm_load(modelPath, &err, err.count) else {
             let msg = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw TokenizerError.cannotLoad(path: modelPath, reason: "not a SentencePiece model (\(msg.isEmpty ? "parse failed" : msg))")
+            // libsentencepiece reports a file that is not its protobuf as a source-code location.
+            let detail = msg.isEmpty || msg.contains("ParseFromArray") ? "its contents do not parse as a model" : msg
+            throw TokenizerError.cannotLoad(path: modelPath, reason: "not a SentencePiece model (\(detail))")
+        }
+        guard spm_eos_id(p) >= 0 else {
+            spm_free(p)
+            throw TokenizerError.cannotLoad(path: modelPath, reason: "the model defines no end-of-sequence piece (T5 needs </s>)")
         }
         processor = p
         pieceCount = Int(spm_piece_size(p))
         padId = Int(spm_pad_id(p)); eosId = Int(spm_eos_id(p)); unkId = Int(spm_unk_id(p))
         self.extraIds = extraIds
-        guard eosId >= 0 else {
-            spm_free(p)
-            throw TokenizerError.cannotLoad(path: modelPath, reason: "the model defines no end-of-sequence piece (T5 needs </s>)")
-        }
         var specials: [(bytes: [UInt8], id: Int)] = []
         for id in [eosId, padId, unkId] where id >= 0 {
             var buf = [CChar](repeating: 0, count: 64)
