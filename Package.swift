@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore"]),
+        .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -1,22 +1,22 @@
 import ArgumentParser
 import Foundation
 import TensorCore
+import T5
+import Weights
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: sgemm.")
+    @Option(help: "Component: sgemm, t5-xxl.")
     var component: String = "sgemm"
     @Option(help: "Matrix sizes for sgemm as M,N,K.")
     var shape: String = "4500,1152,1152"
-    @Option(help: "Repeats (best is reported).")
+    @Option(name: .customLong("repeat"), help: "Repeats (best is reported).")
     var repeat_: Int = 5
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
-
-    enum CodingKeys: String, CodingKey { case component, shape, repeat_ = "repeat", threads }
 
     func run() throws {
         try runReportingErrors {
@@ -36,8 +36,16 @@ struct BenchCommand: ParsableCommand {
                 }
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
+            case "t5-xxl":
+                // Random bf16 T5-v1.1-XXL (names and shapes from the weights manifest), written to a
+                // temporary folder (~9.5 GB) and removed afterwards.
+                guard let mpath = WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found (set OPENSORA_MANIFEST)") }
+                guard let comp = try WeightsManifest(path: mpath).components["t5-v1_1-xxl"] else { throw CLIError("\(mpath) has no t5-v1_1-xxl component") }
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opensora-bench").path
+                let r = try T5Benchmark.run(tensors: comp.tensors, directory: dir) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+                print(r.json)
             default:
-                throw CLIError("unknown component '\(component)' (available: sgemm)")
+                throw CLIError("unknown component '\(component)' (available: sgemm, t5-xxl)")
             }
         }
     }

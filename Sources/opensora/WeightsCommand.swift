@@ -7,7 +7,7 @@ struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
         abstract: "Inspect, verify and convert checkpoints.",
-        subcommands: [Inspect.self, Verify.self, Download.self])
+        subcommands: [Inspect.self, Verify.self, Convert.self, Download.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a checkpoint's tensors (name, dtype, shape).")
@@ -114,6 +114,67 @@ struct WeightsCommand: ParsableCommand {
                     }
                 }
             }
+        }    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write any readable checkpoint (.bin/.pth, sharded index, safetensors) as one .safetensors file.",
+            discussion: "Tensors are converted and written one at a time, so memory stays near the largest tensor. Integer tensors are copied unchanged.")
+        @Argument(help: "Input checkpoint: file, folder, *.index.json or cached Hugging Face repo id.")
+        var input: String
+        @Argument(help: "Output .safetensors file (written atomically).")
+        var output: String
+        @Option(help: "Floating-point dtype of the output: bf16, f16 or f32.")
+        var dtype: String = "bf16"
+
+        func run() throws {
+            try runReportingErrors {
+                let target: DType
+                switch dtype.lowercased() {
+                case "bf16", "bfloat16": target = .bf16
+                case "f16", "fp16", "float16": target = .f16
+                case "f32", "fp32", "float32": target = .f32
+                default: throw CLIError("--dtype must be bf16, f16 or f32, got '\(dtype)'")
+                }
+                let store = try Checkpoint.open(input)
+                var items: [SafetensorsWriter.Item] = []
+                var total = 0
+                for name in store.names {
+                    guard let info = store.info(name) else { continue }
+                    let outType = info.dtype.isFloatingPoint ? target : info.dtype
+                    total += info.shape.reduce(1, *) * outType.byteSize
+                    items.append(SafetensorsWriter.Item(name: name, dtype: outType, shape: info.shape) {
+                        try Self.encode(store.weight(name), as: outType)
+                    })
+                }
+                try SafetensorsWriter().write(items, to: output, metadata: ["format": "pt"])
+                print("wrote \(output): \(items.count) tensors, \(total) bytes of data (\(target.rawValue))")
+            }
+        }
+
+        /// The tensor's bytes in `dtype`, converted in chunks so no float32 copy of a whole
+        /// large tensor is made.
+        static func encode(_ w: WeightTensor, as dtype: DType) -> Data {
+            let n = w.count
+            if w.dtype == dtype { return Data(bytes: w.raw, count: n * dtype.byteSize) }
+            var out = Data(count: n * dtype.byteSize)
+            let chunk = 1 << 20
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: min(max(n, 1), chunk))
+            defer { buf.deallocate() }
+            out.withUnsafeMutableBytes { raw in
+                var start = 0
+                while start < n {
+                    let m = min(chunk, n - start)
+                    convertToFloat(w.raw + start * w.dtype.byteSize, dtype: w.dtype, count: m, into: buf)
+                    switch dtype {
+                    case .bf16: let o = raw.bindMemory(to: UInt16.self); for i in 0..<m { o[start + i] = floatToBF16(buf[i]) }
+                    case .f16: let o = raw.bindMemory(to: UInt16.self); for i in 0..<m { o[start + i] = floatToF16(buf[i]) }
+                    default: let o = raw.bindMemory(to: Float.self); for i in 0..<m { o[start + i] = buf[i] }
+                    }
+                    start += m
+                }
+            }
+            return out
         }
     }
 }
