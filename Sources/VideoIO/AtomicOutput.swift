@@ -37,10 +37,12 @@ struct AtomicOutput {
         guard fd >= 0 else { throw VideoIOError(path: path, "cannot write: \(systemError(errno))") }
         close(fd)
         tempPath = temp
+        PendingOutputs.register(temp)
     }
 
     /// Moves the finished temporary file to `path`.
     func commit() throws {
+        defer { PendingOutputs.unregister(tempPath) }
         if overwrite {
             guard rename(tempPath, path) == 0 else {
                 let e = errno
@@ -70,5 +72,27 @@ struct AtomicOutput {
         }
     }
 
-    func discard() { unlink(tempPath) }
+    func discard() {
+        unlink(tempPath)
+        PendingOutputs.unregister(tempPath)
+    }
+}
+
+/// Temporary files of outputs still being written, so an interrupted run (SIGINT) can remove
+/// them before it exits: a killed run leaves no partial file behind.
+public enum PendingOutputs {
+    nonisolated(unsafe) private static var paths = Set<String>()
+    private static let lock = NSLock()
+
+    static func register(_ p: String) { lock.lock(); paths.insert(p); lock.unlock() }
+    static func unregister(_ p: String) { lock.lock(); paths.remove(p); lock.unlock() }
+
+    /// Deletes every pending temporary file. Safe to call from a signal-handling queue.
+    public static func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        for p in paths { unlink(p) }
+        paths.removeAll()
+    }
+
+    public static var count: Int { lock.lock(); defer { lock.unlock() }; return paths.count }
 }

@@ -66,3 +66,16 @@ final class NoiseTests: XCTestCase {
         }
     }
 }
+
+final class NativeNoiseTests: XCTestCase {
+    func testNativeNoiseIsRepeatableAndStandardNormal() {
+        let a = NativeNoise(seed: 5).standardNormal([100_001])
+        XCTAssertEqual(a.array, NativeNoise(seed: 5).standardNormal([100_001]).array)
+        let v = a.array.map(Double.init)
+        let mean = v.reduce(0, +) / Double(v.count)
+        let variance = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.02)
+        XCTAssertEqual(variance, 1, accuracy: 0.02)
+        XCTAssertNotEqual(NativeNoise(seed: 6).standardNormal([4]).array, NativeNoise(seed: 5).standardNormal([4]).array)
+    }
+}
