@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
         .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
     ],
     cxxLanguageStandard: .cxx17
 )

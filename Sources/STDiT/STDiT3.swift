@@ -86,37 +86,50 @@ public struct STDiT3: Sendable {
 
     /// The denoiser output (predicted velocity / noise, then sigma channels). -> [B, C_out, T, H, W]
     public func callAsFunction(_ input: STDiT3Input) throws -> Tensor {
+        let prepared = try prepare(input)
+        var x = prepared.tokens
+        for i in 0..<config.depth {
+            spatialBlocks[i](&x, prepared.context)
+            temporalBlocks[i](&x, prepared.context)
+        }
+        let g = prepared.geometry
+        let out = finalLayer(x, t: prepared.t, t0: prepared.t0, frameMask: g.frameMask, grid: g.grid)  // [B*T*S, patch*C_out]
+        return unpatchify(out, grid: g.grid, height: g.patchesH, width: g.patchesW, crop: Array(input.latent.shape[2...4]))
+    }
+
+    // MARK: steps
+
+    /// Everything before the first block.
+    struct Prepared {
+        let geometry: Geometry
+        /// t_embedder(t) + fps_embedder(fps), and the same at t = 0 when frames are masked. [B, C]
+        let t: Tensor, t0: Tensor?
+        let context: BlockContext
+        /// Patch embedding + position embedding. [B * T * S, C]
+        let tokens: Tensor
+    }
+
+    func prepare(_ input: STDiT3Input) throws -> Prepared {
         let geometry = try checkInput(input)
-        let (grid, frameMask) = (geometry.grid, geometry.frameMask)
-        let b = grid.batch
+        let b = geometry.grid.batch
 
         // Timestep conditioning: t = t_embedder(t) + fps_embedder(fps); t_block = SiLU + Linear(6C).
         let fps = input.fps.count == 1 ? [Float](repeating: input.fps[0], count: b) : input.fps
         let fpsEmbedding = fpsEmbedder(fps)
         let t = tEmbedder(input.timesteps) + fpsEmbedding                 // [B, C]
-        let tMlp = tBlock(silu(t))                                        // [B, 6C]
         var t0: Tensor?, t0Mlp: Tensor?
-        if frameMask != nil {
+        if geometry.frameMask != nil {
             let zero = tEmbedder([Float](repeating: 0, count: b)) + fpsEmbedding
             t0 = zero
             t0Mlp = tBlock(silu(zero))
         }
-
         let (caption, captionMask) = embedCaption(input)
-        var x = embedTokens(input.latent, grid: grid, height: input.height, width: input.width)    // [B*T*S, C]
-        let ctx = BlockContext(grid: grid, timestep: tMlp, zeroTimestep: t0Mlp, frameMask: frameMask,
-                               caption: caption, captionMask: captionMask,
-                               rope: RotaryTable(freqs: ropeFreqs, count: grid.frames))
-        for i in 0..<config.depth {
-            spatialBlocks[i](&x, ctx)
-            temporalBlocks[i](&x, ctx)
-        }
-        let out = finalLayer(x, t: t, t0: t0, frameMask: frameMask, grid: grid)   // [B*T*S, patch*C_out]
-        return unpatchify(out, grid: grid, height: geometry.patchesH, width: geometry.patchesW,
-                          crop: Array(input.latent.shape[2...4]))
+        let context = BlockContext(grid: geometry.grid, timestep: tBlock(silu(t)), zeroTimestep: t0Mlp,
+                                   frameMask: geometry.frameMask, caption: caption, captionMask: captionMask,
+                                   rope: RotaryTable(freqs: ropeFreqs, count: geometry.grid.frames))
+        let tokens = embedTokens(input.latent, grid: geometry.grid, height: input.height, width: input.width)
+        return Prepared(geometry: geometry, t: t, t0: t0, context: context, tokens: tokens)
     }
-
-    // MARK: steps
 
     struct Geometry {
         let grid: TokenGrid
