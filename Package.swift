@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore"]),
         .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
+        .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
     ],
     cxxLanguageStandard: .cxx17
 )
