@@ -20,6 +20,8 @@ public struct GeneratedVideo: Sendable {
     public let prompt: String
     /// Index of the prompt and the sample number for it.
     public let index: Int, sample: Int
+    /// The denoised latent. [C, T', H/8, W/8]
+    public let latent: Tensor
     /// Decoded frames in [-1, 1] (not clamped). [3, T, H, W]
     public let frames: Tensor
     /// Where it was written (nil if the caller asked for no output).
@@ -34,6 +36,9 @@ public final class VideoGenerator {
     public var writeOutputs = true
     /// Checked between sampling steps; return true to stop (throws CancellationError).
     public var isCancelled: () -> Bool = { false }
+    /// Where random draws come from; nil = a generator seeded with `config.seed` (`config.rng`).
+    /// Tests inject recorded draws here.
+    public var noiseSource: NoiseSource?
 
     public init(config: GenerationConfig) throws {
         try config.validate()
@@ -56,8 +61,8 @@ public final class VideoGenerator {
         }
         // One generator, seeded once, for every draw in the reference's order: reference-image
         // posteriors first, then each batch's initial noise, then the sampler's own draws.
-        let noise: NoiseSource = config.rng == .torch ? TorchNoise(seed: UInt64(truncatingIfNeeded: config.seed))
-                                                      : NativeNoise(seed: UInt64(truncatingIfNeeded: config.seed))
+        let noise: NoiseSource = noiseSource ?? (config.rng == .torch ? TorchNoise(seed: UInt64(truncatingIfNeeded: config.seed))
+                                                                       : NativeNoise(seed: UInt64(truncatingIfNeeded: config.seed)))
         var references = [[Tensor]](repeating: [], count: prompts.count)
         if config.referencePaths.contains(where: { !$0.isEmpty }) {
             let (refs, r) = try measureStage("reference-encode", events) { try encodeReferences(count: prompts.count, noise: noise) }
@@ -101,7 +106,8 @@ public final class VideoGenerator {
             for item in latents {
                 let frames = try vae.decode(item.z, numFrames: config.numFrames)       // [b, 3, T, H, W]
                 for (j, i) in item.range.enumerated() {
-                    videos.append(GeneratedVideo(prompt: prompts[i], index: i, sample: item.sample, frames: frames[j], outputPath: nil))
+                    videos.append(GeneratedVideo(prompt: prompts[i], index: i, sample: item.sample, latent: item.z[j],
+                                                 frames: frames[j], outputPath: nil))
                 }
             }
         }
@@ -112,7 +118,7 @@ public final class VideoGenerator {
                     let path = outputs[v.index * config.numSample + v.sample]
                     try write(v.frames, to: path)
                     events(.wroteOutput(path: path))
-                    return GeneratedVideo(prompt: v.prompt, index: v.index, sample: v.sample, frames: v.frames, outputPath: path)
+                    return GeneratedVideo(prompt: v.prompt, index: v.index, sample: v.sample, latent: v.latent, frames: v.frames, outputPath: path)
                 }
             }
             videos = written

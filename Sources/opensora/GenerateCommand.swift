@@ -107,13 +107,23 @@ struct GenerateCommand: ParsableCommand {
             }
             progress.finish()
             if verbose {
-                FileHandle.standardError.write(Data("stage            seconds   peak RSS\n".utf8))
+                FileHandle.standardError.write(Data("stage               seconds   peak RSS\n".utf8))
                 for r in generator.reports {
-                    let line = String(format: "%-14@ %9.2f %7.2f GiB\n", r.name as NSString, r.seconds, Double(r.peakRSSBytes) / 1_073_741_824)
+                    let name = r.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    let line = name + String(format: " %9.2f %7.2f GiB\n", r.seconds, Double(r.peakRSSBytes) / 1_073_741_824)
                     FileHandle.standardError.write(Data(line.utf8))
                 }
             }
-            for v in videos { if let p = v.outputPath { print("wrote \(p)") } }
+            for v in videos {
+                guard let p = v.outputPath else { continue }
+                let frames = v.frames.shape[1]
+                if p.hasSuffix(".mp4") || p.hasSuffix(".png") {
+                    print("wrote \(p)")
+                } else {
+                    let names = PNGWriter.framePaths(base: p, count: frames)
+                    print("wrote \(frames) frames: \(names.first!) ... \((names.last! as NSString).lastPathComponent)")
+                }
+            }
         }
     }
 

@@ -51,3 +51,9 @@ final class GoldenCaseTests: XCTestCase {
         XCTAssertFalse(OutputCheck(name: "x", got: a, expected: Tensor(shape: [2], data: [1, 2]), tolerance: 1).passed)
     }
 }
+
+final class PipelineGoldenTests: XCTestCase {
+    /// Prompt -> suffix + cleaning -> tokenizer -> T5 -> rflow + STDiT3 (CFG) -> VAE decode,
+    /// through the generator the CLI uses.
+    func testPipelineEndToEnd() { assertGoldenCase("pipeline_e2e") }
+}
