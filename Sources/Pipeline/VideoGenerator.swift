@@ -48,6 +48,7 @@ public final class VideoGenerator {
     public func generate(prompts: [String], events: (GenerationEvent) -> Void = { _ in }) throws -> [GeneratedVideo] {
         guard !prompts.isEmpty else { throw PipelineError("no prompt given (use --prompt or --prompt-path)") }
         reports = []
+        try checkMemory()
         let outputs = writeOutputs ? try planOutputs(count: prompts.count) : []
 
         // Stage: text.
@@ -125,6 +126,19 @@ public final class VideoGenerator {
             reports.append(r5)
         }
         return videos
+    }
+
+    /// Refuses requests whose estimated peak exceeds the machine's memory.
+    func checkMemory() throws {
+        guard let total = MemoryEstimate.physicalMemoryBytes else { return }
+        let dit = (try? WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type), option: "")) ?? ""
+        let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
+        let estimate = MemoryEstimate(config: config, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+                                      vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+        if estimate.peakBytes > total * 0.9 {
+            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size",
+                                       estimate.description, total / 1_073_741_824))
+        }
     }
 
     // MARK: outputs

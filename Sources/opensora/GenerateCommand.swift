@@ -262,6 +262,9 @@ enum InterruptHandler {
     nonisolated(unsafe) static var source: DispatchSourceSignal?
 
     static func install() {
+        // A full disk or a file-size limit must fail the write (EFBIG), not kill the process
+        // before it can remove its partial output.
+        signal(SIGXFSZ, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         s.setEventHandler {
