@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore"]),
         .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
-        .testTarget(name: "CLITests", dependencies: ["opensora"]),
+        .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
     ],
     cxxLanguageStandard: .cxx17

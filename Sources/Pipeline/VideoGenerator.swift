@@ -156,7 +156,12 @@ public final class VideoGenerator {
                     throw PipelineError("output.path: cannot create folder '\(dir)': \(error.localizedDescription)")
                 }
             }
-            if !fm.isWritableFile(atPath: dir.isEmpty ? "." : dir) { throw PipelineError("output.path: folder '\(dir.isEmpty ? "." : dir)' is not writable") }
+            let folder = dir.isEmpty ? "." : dir
+            var isDir: ObjCBool = false
+            if !fm.fileExists(atPath: folder, isDirectory: &isDir) || !isDir.boolValue {
+                throw PipelineError("output.path: '\(folder)' is not a folder")
+            }
+            if !fm.isWritableFile(atPath: folder) { throw PipelineError("output.path: folder '\(folder)' is not writable") }
             let existing = config.resolvedOutputFormat == .png && config.numFrames > 1 ? PNGWriter.framePaths(base: p, count: config.numFrames) : [p]
             if !config.output.overwrite, let e = existing.first(where: { fm.fileExists(atPath: $0) }) {
                 throw PipelineError("output.path: '\(e)' already exists (pass --overwrite to replace it)")
