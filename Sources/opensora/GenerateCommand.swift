@@ -80,6 +80,8 @@ struct GenerateCommand: ParsableCommand {
     var quiet = false
     @Flag(name: .long, help: "Print per-stage time and peak memory.")
     var verbose = false
+    @Flag(name: .long, help: "Print the resolved config (YAML, every key) and exit.")
+    var printConfig = false
 
     func run() throws {
         try runReportingErrors {
@@ -89,6 +91,10 @@ struct GenerateCommand: ParsableCommand {
             }
             var cfg = try loadConfig()
             try cfg.apply(overrides: try overrides())
+            if printConfig {
+                print(cfg.yamlText(), terminator: "")
+                return
+            }
             let prompts = try collectPrompts(cfg)
             let generator = try VideoGenerator(config: cfg)
             InterruptHandler.install()
