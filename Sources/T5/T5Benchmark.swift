@@ -33,18 +33,21 @@ public enum T5Benchmark {
     ///   - directory: scratch folder for the ~9.5 GB checkpoint; removed afterwards unless `keep`.
     ///   - progress: receives one line per phase.
     public static func run(tensors: [(name: String, shape: [Int])], tokens: Int = 300, directory: String,
-                           keep: Bool = false, seed: UInt64 = 1, progress: (String) -> Void = { _ in }) throws -> Result {
+                           keep: Bool = false, seed: UInt64 = 1, weightDType: DType = .bf16,
+                           progress: (String) -> Void = { _ in }) throws -> Result {
+        guard weightDType == .bf16 || weightDType == .f32 else { throw T5Error.badInput("benchmark weights are bf16 or f32, not \(weightDType)") }
         guard tokens >= 1 else { throw T5Error.badInput("benchmark needs at least one token, got \(tokens)") }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/t5-bench-\(getpid()).safetensors"
         defer { if !keep { try? FileManager.default.removeItem(atPath: path) } }
 
-        let bytes = tensors.reduce(0) { $0 + $1.shape.reduce(2, *) }
-        progress("writing a random bf16 checkpoint of \(tensors.count) tensors (\(bytes >> 20) MiB) to \(path)")
+        let bytes = tensors.reduce(0) { $0 + $1.shape.reduce(weightDType.byteSize, *) }
+        progress("writing a random \(weightDType.rawValue) checkpoint of \(tensors.count) tensors (\(bytes >> 20) MiB) to \(path)")
         var t0 = Date()
         let items = tensors.enumerated().map { i, t in
-            SafetensorsWriter.Item(name: t.name, dtype: .bf16, shape: t.shape) {
-                randomBF16(count: t.shape.reduce(1, *), scale: initScale(name: t.name, shape: t.shape), seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+            SafetensorsWriter.Item(name: t.name, dtype: weightDType, shape: t.shape) {
+                let half = randomBF16(count: t.shape.reduce(1, *), scale: initScale(name: t.name, shape: t.shape), seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+                return weightDType == .bf16 ? half : widen(half)
             }
         }
         try SafetensorsWriter().write(items, to: path)
@@ -99,13 +102,20 @@ public enum T5Benchmark {
         return data
     }
 
-    /// Peak resident set size of this process (VmHWM in /proc/self/status), bytes; 0 if unknown.
-    public static func peakResidentBytes() -> Int {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
-        let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } ?? 0
-        return kb * 1024
+    /// bf16 bytes -> the same values as f32 bytes.
+    static func widen(_ half: Data) -> Data {
+        var out = Data(count: half.count * 2)
+        half.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                let s = src.bindMemory(to: UInt16.self), d = dst.bindMemory(to: Float.self)
+                for i in 0..<s.count { d[i] = bf16ToFloat(s[i]) }
+            }
+        }
+        return out
     }
+
+    /// Peak resident set size of this process (VmHWM), bytes; 0 if unknown.
+    public static func peakResidentBytes() -> Int { ResourceUsage.peakRSSBytes() }
 }
 
 struct SplitMix64 {

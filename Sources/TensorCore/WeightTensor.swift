@@ -47,11 +47,24 @@ public struct WeightTensor: @unchecked Sendable {
         }
     }
 
+    /// Drops this weight's resident pages when it lives in a memory-mapped file (a no-op for heap
+    /// memory). The data stays valid: touching it again faults the pages back in, from the page
+    /// cache when the kernel still has them. Lets a model stream a large checkpoint layer by layer
+    /// with a resident set of one layer.
+    public func releasePages() {
+        (owner as? PageReleasable)?.releasePages(raw, byteCount: count * dtype.byteSize)
+    }
+
     /// Same bytes, new shape.
     public func reshaped(_ s: [Int]) -> WeightTensor {
         precondition(s.reduce(1, *) == count, "cannot reshape weight \(name) \(shape) to \(s)")
         return WeightTensor(name: name, shape: s, dtype: dtype, raw: raw, owner: owner)
     }
+}
+
+/// Memory that can give back the physical pages behind part of itself (a file mapping).
+public protocol PageReleasable: AnyObject {
+    func releasePages(_ start: UnsafeRawPointer, byteCount: Int)
 }
 
 /// Reusable float32 buffers for converting half-width weights. A small pool (not one buffer)
