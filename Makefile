@@ -23,7 +23,7 @@ test:
 	swift test --disable-swift-testing $(SWIFT_BUILD_FLAGS)
 
 demo: build
-	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4
+	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4 --overwrite
 
 bench: build
 	mkdir -p bench/results

@@ -40,8 +40,7 @@ struct WeightsCommand: ParsableCommand {
 
         func run() throws {
             try runReportingErrors {
-                guard let mpath = manifest ?? WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found; pass --manifest") }
-                let m = try WeightsManifest(path: mpath)
+                let m = try loadManifest(manifest)
                 let store = try Checkpoint.open(path)
                 let comp: WeightsManifest.Component
                 if let component {
@@ -87,8 +86,7 @@ struct WeightsCommand: ParsableCommand {
 
         func run() throws {
             try runReportingErrors {
-                guard let mpath = manifest ?? WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found; pass --manifest") }
-                let m = try WeightsManifest(path: mpath)
+                let m = try loadManifest(manifest)
                 let wanted = components.isEmpty ? ["t5-v1_1-xxl", "stdit3-xl2-v1.2", "vae-v1.2"] : components
                 let d = Downloader()
                 let tty = isatty(STDERR_FILENO) != 0
@@ -177,4 +175,10 @@ struct WeightsCommand: ParsableCommand {
             return out
         }
     }
+}
+
+/// weights-manifest.json from `--manifest` or beside the engine.
+func loadManifest(_ path: String?) throws -> WeightsManifest {
+    guard let p = path ?? WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found; pass --manifest") }
+    return try WeightsManifest(path: p)
 }
