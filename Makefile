@@ -1,7 +1,7 @@
 # Open-Sora Swift engine. `make setup && make demo` on a fresh Debian machine; `make test` runs the suite.
 
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-dev libavcodec-dev libavformat-dev \
+APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-dev libavcodec-dev libavformat-dev \
                 libswscale-dev libavutil-dev pkg-config ffmpeg
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
@@ -17,12 +17,13 @@ deps:
 build:
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
+# Tests run in a debug build (fast to compile; the golden cases are tiny) so they may use
+# @testable imports; benchmarks use the release build.
 test:
-	swift build --build-tests -c release $(SWIFT_BUILD_FLAGS)
-	swift test -c release --skip-build --disable-swift-testing $(SWIFT_BUILD_FLAGS)
+	swift test --disable-swift-testing $(SWIFT_BUILD_FLAGS)
 
 demo: build
-	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4
+	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4 --overwrite
 
 bench: build
 	mkdir -p bench/results
@@ -30,3 +31,25 @@ bench: build
 
 clean:
 	rm -rf .build
+
+# Fuzzing: each libFuzzer target runs for FUZZ_SECONDS (default 60) from its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= FuzzSafetensors:safetensors FuzzWeightIndex:weight-index
+.PHONY: fuzz
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$${t%%:*}; corpus=$${t##*:}; mkdir -p .build-fuzz/corpus/$$corpus; \
+	  OPENSORA_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product $$name \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library || exit 1; \
+	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	  .build-fuzz/release/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
+	    .build-fuzz/corpus/$$corpus Fuzz/corpus/$$corpus 2>&1 | grep -E "^(#[0-9]+.*DONE|Done|==[0-9]+==ERROR|SUMMARY)" ; \
+	done
+
+# Tensor core, weights reader and thread pool under AddressSanitizer and ThreadSanitizer.
+SANITIZE_FILTER ?= OpsTests|SafetensorsTests|DownloaderTests|ParallelTests
+.PHONY: test-sanitize
+test-sanitize:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp swift test --disable-swift-testing --sanitize=address \
+	  --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
+	swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan --filter '$(SANITIZE_FILTER)'

@@ -35,6 +35,8 @@ let package = Package(
         // C++ shim with a C API over libsentencepiece.
         .target(name: "CSentencePiece",
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
+        // C shim over libjpeg (its error handling needs setjmp, which Swift cannot call).
+        .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
 
         // Engine modules, lowest first. A module never imports one below it in this list.
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: hot),
@@ -43,7 +45,7 @@ let package = Package(
         .target(name: "STDiT", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "VAE", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "Samplers", dependencies: ["TensorCore"], swiftSettings: hot),
-        .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG"], swiftSettings: hot),
+        .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG", "CJPEGShim"], swiftSettings: hot),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams"],
                 swiftSettings: hot),
         .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "Pipeline"],
@@ -53,9 +55,28 @@ let package = Package(
                           swiftSettings: hot),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"], exclude: ["range_server.py"]),
         .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
+        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore"]),
+        .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
+        .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
+        .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
     ],
     cxxLanguageStandard: .cxx17
 )
+
+// Fuzz targets (libFuzzer entry points, no main): declared only for `make fuzz`, which builds
+// them with -sanitize=fuzzer,address.
+if ProcessInfo.processInfo.environment["OPENSORA_FUZZ"] == "1" {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzSafetensors", ["Weights"]),
+        ("FuzzWeightIndex", ["Weights"]),
+    ]
+    for (name, deps) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: deps, path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

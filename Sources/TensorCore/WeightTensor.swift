@@ -47,6 +47,14 @@ public struct WeightTensor: @unchecked Sendable {
         }
     }
 
+    /// Drops this weight's resident pages when it lives in a memory-mapped file (a no-op for heap
+    /// memory). The data stays valid: touching it again faults the pages back in, from the page
+    /// cache when the kernel still has them. Lets a model stream a large checkpoint layer by layer
+    /// with a resident set of one layer.
+    public func releasePages() {
+        (owner as? PageReleasable)?.releasePages(raw, byteCount: count * dtype.byteSize)
+    }
+
     /// Same bytes, new shape.
     public func reshaped(_ s: [Int]) -> WeightTensor {
         precondition(s.reduce(1, *) == count, "cannot reshape weight \(name) \(shape) to \(s)")
@@ -54,11 +62,17 @@ public struct WeightTensor: @unchecked Sendable {
     }
 }
 
+/// Memory that can give back the physical pages behind part of itself (a file mapping).
+public protocol PageReleasable: AnyObject {
+    func releasePages(_ start: UnsafeRawPointer, byteCount: Int)
+}
+
 /// Reusable float32 buffers for converting half-width weights. A small pool (not one buffer)
 /// so nested users (a conv converting its weight while a caller holds another) do not collide.
 public final class ScratchArena: @unchecked Sendable {
     public static let shared = ScratchArena()
     private var free: [(UnsafeMutablePointer<Float>, Int)] = []
+    public init() {}
     private let lock = NSLock()
 
     public func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {

@@ -6,9 +6,12 @@ import Foundation
 import TensorCore
 
 public enum Checkpoint {
-    /// Extra format readers, keyed by file extension (lower case, no dot). The pickle reader
-    /// registers "bin" and "pth" here.
-    nonisolated(unsafe) public static var readers: [String: (String) throws -> WeightStore] = [:]
+    /// Extra format readers, keyed by file extension (lower case, no dot). PyTorch's pickled
+    /// `.bin` / `.pth` are read by `PickleCheckpoint`.
+    nonisolated(unsafe) public static var readers: [String: (String) throws -> WeightStore] = [
+        "bin": { try PickleCheckpoint(path: $0) },
+        "pth": { try PickleCheckpoint(path: $0) },
+    ]
 
     public static func open(_ path: String) throws -> WeightStore {
         var isDir: ObjCBool = false

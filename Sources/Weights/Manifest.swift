@@ -11,6 +11,8 @@ public struct WeightsManifest: Sendable {
         public let model: String
         public let hfRepo: String
         public let files: [String]
+        /// Known sha256 per file (nil where the manifest does not pin one).
+        public let sha256: [String: String?]
         public let approxTotalBytes: Int?
         public let tensors: [(name: String, shape: [Int])]
         public let ignorePrefixes: [String]
@@ -47,6 +49,8 @@ public struct WeightsManifest: Sendable {
                 name: name, role: c["role"] as? String ?? "", model: c["model"] as? String ?? "",
                 hfRepo: c["hf_repo"] as? String ?? "",
                 files: (c["files"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String },
+                sha256: Dictionary((c["files"] as? [[String: Any]] ?? []).compactMap { f in
+                    (f["name"] as? String).map { ($0, f["sha256"] as? String) } }, uniquingKeysWith: { a, _ in a }),
                 approxTotalBytes: c["approx_total_bytes"] as? Int,
                 tensors: tensors,
                 ignorePrefixes: c["ignore_prefixes"] as? [String] ?? [],

@@ -1,13 +1,15 @@
 // A read-only memory map that lives as long as the object. Pages are loaded on first touch and
 // are clean page cache, so a mapped checkpoint costs RSS only for the parts in use.
 
+import TensorCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-public final class MappedFile: @unchecked Sendable {
+public final class MappedFile: PageReleasable, @unchecked Sendable {
     public let path: String
     public let size: Int
     public let base: UnsafeRawPointer?
@@ -31,6 +33,17 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+
+    /// Drops the resident pages wholly inside [start, start + byteCount) (page-aligned inwards).
+    public func releasePages(_ start: UnsafeRawPointer, byteCount: Int) {
+        guard let base, byteCount > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = max(Int(bitPattern: start), Int(bitPattern: base))
+        let hi = min(Int(bitPattern: start) + byteCount, Int(bitPattern: base) + size)
+        let alignedLo = (lo + page - 1) / page * page, alignedHi = hi / page * page
+        guard alignedHi > alignedLo, let p = UnsafeMutableRawPointer(bitPattern: alignedLo) else { return }
+        madvise(p, alignedHi - alignedLo, Int32(MADV_DONTNEED))
     }
 
     /// Tell the kernel these pages will not be needed soon (after a stage finishes).

@@ -23,8 +23,18 @@ public final class SafetensorsFile: WeightStore, @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         file = try MappedFile(path: path)
-        let size = file.size
-        guard size >= 8, let base = file.base else {
+        let h = try Self.parseHeader(base: file.base, size: file.size, path: path)
+        entries = h.entries
+        metadata = h.metadata
+        dataStart = h.dataStart
+        names = h.entries.keys.sorted()
+    }
+
+    /// Parses and validates a safetensors header held in memory (`size` bytes at `base`).
+    /// Exposed for fuzzing; `path` is only used in error messages.
+    static func parseHeader(base: UnsafeRawPointer?, size: Int, path: String) throws
+        -> (entries: [String: Entry], metadata: [String: String], dataStart: Int) {
+        guard size >= 8, let base else {
             throw WeightsError.truncated(file: path, detail: "\(size) bytes, shorter than the 8-byte header length")
         }
         let headerLen64 = base.loadUnaligned(as: UInt64.self).littleEndian
@@ -44,7 +54,7 @@ public final class SafetensorsFile: WeightStore, @unchecked Sendable {
         guard let dict = json as? [String: Any] else { throw WeightsError.badHeader(file: path, detail: "header is not a JSON object") }
         if dict.count > Self.maxTensors { throw WeightsError.badHeader(file: path, detail: "\(dict.count) entries exceed the limit of \(Self.maxTensors)") }
 
-        dataStart = 8 + headerLen
+        let dataStart = 8 + headerLen
         let dataSize = size - dataStart
         var meta: [String: String] = [:]
         var parsed: [String: Entry] = [:]
@@ -85,9 +95,12 @@ public final class SafetensorsFile: WeightStore, @unchecked Sendable {
         for i in sorted.indices.dropFirst() where sorted[i].begin < sorted[i - 1].end {
             throw WeightsError.overlapping(file: path, first: sorted[i - 1].info.name, second: sorted[i].info.name)
         }
-        entries = parsed
-        metadata = meta
-        names = parsed.keys.sorted()
+        return (parsed, meta, dataStart)
+    }
+
+    /// Validates a safetensors image held in memory and returns its tensor infos (fuzzing, tests).
+    public static func validate(bytes: UnsafeRawBufferPointer, path: String = "<memory>") throws -> [TensorInfo] {
+        try parseHeader(base: bytes.baseAddress, size: bytes.count, path: path).entries.values.map(\.info)
     }
 
     private static func intArray(_ a: [Any]) -> [Int]? {

@@ -18,19 +18,8 @@ public final class ShardedStore: WeightStore, @unchecked Sendable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: indexPath)) } catch {
             throw WeightsError.cannotOpen(file: indexPath, reason: error.localizedDescription)
         }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw WeightsError.badIndex(file: indexPath, detail: "not a JSON object")
-        }
-        guard let wm = obj["weight_map"] as? [String: Any] else { throw WeightsError.badIndex(file: indexPath, detail: "no 'weight_map' object") }
-        var m: [String: String] = [:]
+        let m = try Self.parseIndex(data, path: indexPath)
         let dir = (indexPath as NSString).deletingLastPathComponent
-        for (k, v) in wm {
-            guard let f = v as? String else { throw WeightsError.badIndex(file: indexPath, detail: "entry '\(k)' is not a file name") }
-            if f.contains("/") || f.contains("\\") || f == ".." || f.isEmpty {
-                throw WeightsError.badIndex(file: indexPath, detail: "entry '\(k)' names '\(f)', which is not a plain file name in the index's folder")
-            }
-            m[k] = f
-        }
         var opened: [String: WeightStore] = [:]
         for f in Set(m.values).sorted() {
             opened[f] = try openShard(dir.isEmpty ? f : dir + "/" + f)
@@ -41,6 +30,24 @@ public final class ShardedStore: WeightStore, @unchecked Sendable {
         shards = opened
         map = m
         names = m.keys.sorted()
+    }
+
+    /// Parses an index's weight map (tensor name -> shard file name), refusing paths that leave
+    /// the index's folder. `path` is only used in error messages.
+    public static func parseIndex(_ data: Data, path: String) throws -> [String: String] {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw WeightsError.badIndex(file: path, detail: "not a JSON object")
+        }
+        guard let wm = obj["weight_map"] as? [String: Any] else { throw WeightsError.badIndex(file: path, detail: "no 'weight_map' object") }
+        var m: [String: String] = [:]
+        for (k, v) in wm {
+            guard let f = v as? String else { throw WeightsError.badIndex(file: path, detail: "entry '\(k)' is not a file name") }
+            if f.contains("/") || f.contains("\\") || f == ".." || f == "." || f.isEmpty {
+                throw WeightsError.badIndex(file: path, detail: "entry '\(k)' names '\(f)', which is not a plain file name in the index's folder")
+            }
+            m[k] = f
+        }
+        return m
     }
 
     public func info(_ name: String) -> TensorInfo? {

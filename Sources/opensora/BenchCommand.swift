@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
 import TensorCore
+import T5
+import Weights
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: sgemm, vae-v1.2-decode, vae-v1.2-numerics, conv.")
+    @Option(help: "Component: sgemm, t5-xxl, vae-v1.2-decode, vae-v1.2-numerics, conv.")
     var component: String = "sgemm"
     @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt.")
     var shape: String = "4500,1152,1152"
@@ -16,7 +18,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
     var conv: String = "auto"
     @Option(name: .customLong("repeat"), help: "Repeats (best is reported).")
-    var repeats: Int = 5
+    var repeat_: Int = 5
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -31,13 +33,21 @@ struct BenchCommand: ParsableCommand {
                 let a = Tensor(repeating: 0.5, shape: [m, k]), b = Tensor(repeating: 0.25, shape: [n, k])
                 var c = Tensor(zeros: [m, n])
                 var best = Double.infinity
-                for _ in 0..<max(1, repeats) {
+                for _ in 0..<max(1, repeat_) {
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     sgemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.mutablePointer, ldc: n)
                     best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                 }
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
+            case "t5-xxl":
+                // Random bf16 T5-v1.1-XXL (names and shapes from the weights manifest), written to a
+                // temporary folder (~9.5 GB) and removed afterwards.
+                guard let mpath = WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found (set OPENSORA_MANIFEST)") }
+                guard let comp = try WeightsManifest(path: mpath).components["t5-v1_1-xxl"] else { throw CLIError("\(mpath) has no t5-v1_1-xxl component") }
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opensora-bench").path
+                let r = try T5Benchmark.run(tensors: comp.tensors, directory: dir) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+                print(r.json)
             case "vae-v1.2-decode":
                 guard let alg = ConvAlgorithm(rawValue: conv) else { throw CLIError("--conv must be one of auto, im2col, winograd2, winograd4, got '\(conv)'") }
                 Runtime.convolutionAlgorithm = alg
@@ -45,9 +55,9 @@ struct BenchCommand: ParsableCommand {
             case "vae-v1.2-numerics":
                 print(try VAEBench.compareConvolutions(latent: latent))
             case "conv":
-                for line in try VAEBench.convLab(shape: shape, repeats: repeats) { print(line) }
+                for line in try VAEBench.convLab(shape: shape, repeats: repeat_) { print(line) }
             default:
-                throw CLIError("unknown component '\(component)' (available: sgemm, vae-v1.2-decode, vae-v1.2-numerics, conv)")
+                throw CLIError("unknown component '\(component)' (available: sgemm, t5-xxl, vae-v1.2-decode, vae-v1.2-numerics, conv)")
             }
         }
     }

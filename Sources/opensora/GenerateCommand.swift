@@ -1,31 +1,284 @@
 import ArgumentParser
+import Dispatch
 import Foundation
+import Pipeline
+import TensorCore
+import VideoIO
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate a video from a text prompt (text-to-video) or from an image (image-to-video).")
+        abstract: "Generate videos from text prompts (text-to-video) or from an image (image-to-video).",
+        discussion: """
+        Settings come from --config (YAML, see docs/configuration.md); every flag below overrides its \
+        config field and uses Open-Sora's own option name. Without --config the engine uses the \
+        Open-Sora v1.2 defaults when the real weights are found (a path in the config, ./weights/, \
+        or the Hugging Face cache), and otherwise the tiny random-weight test models of configs/tiny.yaml, \
+        saying so.
 
-    @Option(name: .long, help: "Prompt text (repeatable).")
+        Examples:
+          opensora generate --prompt "a red ball bouncing on a beach" --resolution 144p --num-frames 2s
+          opensora generate --config configs/tiny.yaml --prompt "a red ball" --output out.mp4
+          opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
+        """)
+
+    @Option(name: .long, help: "Prompt (repeatable).")
     var prompt: [String] = []
+    @Option(name: .long, help: "Text file with one prompt per line.")
+    var promptPath: String?
+    @Option(name: .long, help: "YAML config file (default: v1.2 defaults with real weights, else configs/tiny.yaml).")
+    var config: String?
+
+    @Option(name: .long, help: "Resolution preset: 144p, 240p, 360p, 480p, 720p, ...")
+    var resolution: String?
+    @Option(name: .long, help: "Aspect ratio, height:width (9:16, 16:9, 1:1, ...).")
+    var aspectRatio: String?
+    @Option(name: .long, parsing: .upToNextOption, help: "Explicit size: --image-size H W.")
+    var imageSize: [Int] = []
+    @Option(name: .long, help: "Frames: a count, or 2s / 4s / 8s / 16s.")
+    var numFrames: String?
+    @Option(name: .long, help: "Frame rate the model is conditioned on.")
+    var fps: Int?
+    @Option(name: .long, help: "Frame rate of the written video.")
+    var saveFps: Int?
+    @Option(name: .long, help: "Random seed.")
+    var seed: Int?
+    @Option(name: .long, help: "Random number generator: torch (bit-exact with torch.randn on the CPU) or native.")
+    var rng: String?
+    @Option(name: .long, help: "Denoising steps.")
+    var numSamplingSteps: Int?
+    @Option(name: .long, help: "Classifier-free guidance scale.")
+    var cfgScale: Double?
+    @Option(name: .long, help: "Aesthetic score appended to the prompt (v1.2), or 'none'.")
+    var aes: String?
+    @Option(name: .long, help: "Motion score appended to the prompt, or 'none'.")
+    var flow: String?
+    @Option(name: .long, help: "Camera motion appended to the prompt (pan right, zoom in, static, ...).")
+    var cameraMotion: String?
+    @Option(name: .long, help: "Prompts denoised together.")
+    var batchSize: Int?
+    @Option(name: .long, help: "Videos per prompt.")
+    var numSample: Int?
+    @Option(name: .long, help: "Weight precision for STDiT and the VAE: fp32, bf16, fp16.")
+    var dtype: String?
+
+    @Option(name: .long, help: "Reference image (PNG or JPEG) for image-to-video: it becomes the first frame.")
+    var image: String?
+    @Option(name: .long, help: "Open-Sora mask strategy for the reference (default with --image: \"0\", first latent frame).")
+    var maskStrategy: String?
+
+    @Option(name: [.short, .long], help: "Output file (.mp4, .png) or name stem.")
+    var output: String?
+    @Option(name: .long, help: "Output format: mp4, png (numbered frames), or auto.")
+    var format: String?
+    @Flag(name: .long, help: "Replace existing output files.")
+    var overwrite = false
+
+    @Option(name: .long, help: "Threads (default: all cores).")
+    var threads: Int?
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+    @Flag(name: .long, help: "Print per-stage time and peak memory.")
+    var verbose = false
+    @Flag(name: .long, help: "Print the resolved config (YAML, every key) and exit.")
+    var printConfig = false
 
     func run() throws {
-        FileHandle.standardError.write(Data("""
-        error: generate is not implemented yet: the pipeline (T5 + STDiT3 + VAE + sampler) has not landed.
-        Track it in the pipeline issue; `opensora check` runs the components that exist.
+        try runReportingErrors {
+            if let threads {
+                guard threads > 0 else { throw CLIError("--threads must be positive, got \(threads)") }
+                Runtime.setThreads(threads)
+            }
+            var cfg = try loadConfig()
+            try cfg.apply(overrides: try overrides())
+            if printConfig {
+                print(cfg.yamlText(), terminator: "")
+                return
+            }
+            let prompts = try collectPrompts(cfg)
+            let generator = try VideoGenerator(config: cfg)
+            InterruptHandler.install()
 
-        """.utf8))
-        throw ExitCode(2)
+            let progress = ProgressPrinter(enabled: !quiet && isatty(STDERR_FILENO) != 0)
+            let videos = try generator.generate(prompts: prompts) { event in
+                switch event {
+                case let .samplingStep(step, of, batch, batches, elapsed):
+                    progress.step(step, of: of, batch: batch, batches: batches, elapsed: elapsed)
+                case let .stageStarted(name):
+                    progress.stage(name)
+                case let .note(text):
+                    if !quiet { FileHandle.standardError.write(Data("note: \(text)\n".utf8)) }
+                default: break
+                }
+            }
+            progress.finish()
+            if verbose {
+                FileHandle.standardError.write(Data("stage               seconds   peak RSS\n".utf8))
+                for r in generator.reports {
+                    let name = r.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    let line = name + String(format: " %9.2f %7.2f GiB\n", r.seconds, Double(r.peakRSSBytes) / 1_073_741_824)
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
+            for v in videos {
+                guard let p = v.outputPath else { continue }
+                let frames = v.frames.shape[1]
+                if p.hasSuffix(".mp4") || p.hasSuffix(".png") {
+                    print("wrote \(p)")
+                } else {
+                    let names = PNGWriter.framePaths(base: p, count: frames)
+                    print("wrote \(frames) frames: \(names.first!) ... \((names.last! as NSString).lastPathComponent)")
+                }
+            }
+        }
+    }
+
+    /// --config, or the v1.2 defaults when their weights are here, or configs/tiny.yaml.
+    func loadConfig() throws -> GenerationConfig {
+        if let config { return try GenerationConfig.load(path: config) }
+        let defaults = GenerationConfig.defaults
+        if let missing = DefaultWeights.missingComponent(defaults) {
+            guard let tiny = DefaultWeights.locateRepoFile("configs/tiny.yaml") else {
+                throw CLIError("no --config given, the Open-Sora v1.2 weights were not found (\(missing)), and configs/tiny.yaml is not beside the engine; run `opensora weights download` or pass --config")
+            }
+            FileHandle.standardError.write(Data("""
+            note: Open-Sora v1.2 weights not found (\(missing)); using the tiny random-weight test models \
+            of \(tiny). The video shows the engine working, not a picture of the prompt. \
+            Get the real weights with `opensora weights download` (docs/weights.md).
+
+            """.utf8))
+            var c = try GenerationConfig.load(path: tiny)
+            c.prompts = []
+            return c
+        }
+        return defaults
+    }
+
+    func overrides() throws -> ConfigOverrides {
+        var o = ConfigOverrides()
+        if !prompt.isEmpty { o.prompts = prompt }
+        o.promptPath = promptPath
+        o.resolution = resolution
+        o.aspectRatio = aspectRatio
+        if !imageSize.isEmpty {
+            guard imageSize.count == 2 else { throw CLIError("--image-size takes two numbers, H W; got \(imageSize.count)") }
+            o.imageSize = imageSize
+        }
+        o.numFrames = numFrames
+        o.fps = fps
+        o.saveFPS = saveFps
+        o.seed = seed
+        o.rng = rng
+        o.numSamplingSteps = numSamplingSteps
+        o.cfgScale = cfgScale
+        if let aes { o.aes = .some(try optionalNumber(aes, flag: "--aes")) }
+        if let flow { o.flow = .some(try optionalNumber(flow, flag: "--flow")) }
+        if let cameraMotion { o.cameraMotion = .some(cameraMotion.lowercased() == "none" ? nil : cameraMotion) }
+        o.batchSize = batchSize
+        o.numSample = numSample
+        o.dtype = dtype
+        if let image {
+            o.referencePaths = [image]
+            o.maskStrategies = [maskStrategy ?? "0"]
+        } else if maskStrategy != nil {
+            throw CLIError("--mask-strategy needs --image")
+        }
+        o.outputPath = output
+        o.outputFormat = format
+        if overwrite { o.overwrite = true }
+        return o
+    }
+
+    func optionalNumber(_ s: String, flag: String) throws -> Double? {
+        if s.lowercased() == "none" { return nil }
+        guard let v = Double(s), v.isFinite else { throw CLIError("\(flag) takes a number or 'none', got '\(s)'") }
+        return v
+    }
+
+    /// Prompts from the flags, the prompt file, or the config; one reference image applies to all.
+    func collectPrompts(_ cfg: GenerationConfig) throws -> [String] {
+        var prompts = cfg.prompts
+        if prompts.isEmpty, let path = cfg.promptPath {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw CLIError("\(path): cannot read the prompt file: \(error.localizedDescription)")
+            }
+            prompts = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if prompts.isEmpty { throw CLIError("\(path): the prompt file has no prompts") }
+        }
+        guard !prompts.isEmpty else { throw CLIError("no prompt: pass --prompt TEXT or --prompt-path FILE") }
+        if let bad = prompts.firstIndex(where: { $0.utf8.count > 100_000 }) {
+            throw CLIError("prompt \(bad + 1) is \(prompts[bad].utf8.count) bytes long; the limit is 100000")
+        }
+        return prompts
     }
 }
 
-struct EncodeTextCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "encode-text",
-        abstract: "Encode a prompt with the T5 encoder and print the embedding's shape and a checksum.")
-    @Argument var text: String
-    func run() throws {
-        FileHandle.standardError.write(Data("error: encode-text is not implemented yet (T5 encoder pending)\n".utf8))
-        throw ExitCode(2)
+/// Whether the weights a config names can be found here.
+enum DefaultWeights {
+    static func missingComponent(_ c: GenerationConfig) -> String? {
+        let checks: [(String, String)] = [(c.textEncoder.path, "t5-v1_1-xxl"), (c.denoiser.path, "stdit3-xl2-v1.2"), (c.vae.path, "vae-v1.2")]
+        for (spec, component) in checks {
+            if (try? WeightLocator.resolve(spec, component: component, option: "")) == nil { return component }
+        }
+        return nil
+    }
+
+    /// A file of the engine's repository: relative to the current folder or the executable.
+    static func locateRepoFile(_ relative: String) -> String? {
+        var candidates = [relative]
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(dir.appendingPathComponent(relative).path)
+            dir = dir.deletingLastPathComponent()
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+}
+
+/// Progress on stderr: one updating line per sampling step with elapsed time and ETA.
+final class ProgressPrinter {
+    let enabled: Bool
+    private var active = false
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func stage(_ name: String) {
+        guard enabled else { return }
+        end()
+        FileHandle.standardError.write(Data("[\(name)]\n".utf8))
+    }
+
+    func step(_ i: Int, of n: Int, batch: Int, batches: Int, elapsed: Double) {
+        guard enabled else { return }
+        let eta = elapsed / Double(i) * Double(n - i)
+        let b = batches > 1 ? " batch \(batch)/\(batches)" : ""
+        FileHandle.standardError.write(Data(String(format: "\rsampling%@ step %d/%d  %.1fs elapsed, ETA %.1fs   ", b, i, n, elapsed, eta).utf8))
+        active = true
+    }
+
+    func finish() { end() }
+
+    private func end() {
+        if active { FileHandle.standardError.write(Data("\n".utf8)); active = false }
+    }
+}
+
+/// Ctrl-C: remove partial outputs and exit 130, the shell's convention for SIGINT.
+enum InterruptHandler {
+    nonisolated(unsafe) static var source: DispatchSourceSignal?
+
+    static func install() {
+        // A full disk or a file-size limit must fail the write (EFBIG), not kill the process
+        // before it can remove its partial output.
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        s.setEventHandler {
+            PendingOutputs.removeAll()
+            FileHandle.standardError.write(Data("\ninterrupted: partial output removed\n".utf8))
+            exit(130)
+        }
+        s.resume()
+        source = s
     }
 }

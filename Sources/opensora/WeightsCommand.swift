@@ -7,7 +7,7 @@ struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
         abstract: "Inspect, verify and convert checkpoints.",
-        subcommands: [Inspect.self, Verify.self])
+        subcommands: [Inspect.self, Verify.self, Convert.self, Download.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a checkpoint's tensors (name, dtype, shape).")
@@ -40,8 +40,7 @@ struct WeightsCommand: ParsableCommand {
 
         func run() throws {
             try runReportingErrors {
-                guard let mpath = manifest ?? WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found; pass --manifest") }
-                let m = try WeightsManifest(path: mpath)
+                let m = try loadManifest(manifest)
                 let store = try Checkpoint.open(path)
                 let comp: WeightsManifest.Component
                 if let component {
@@ -71,4 +70,115 @@ struct WeightsCommand: ParsableCommand {
             }
         }
     }
+
+    struct Download: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download the real checkpoints listed in weights-manifest.json (resumable, size and sha256 checked).",
+            discussion: "Files go to DIR/COMPONENT/. Set HF_TOKEN for gated repos and HF_ENDPOINT (or --endpoint) for a mirror.")
+        @Option(name: .customLong("component"), help: "Component to fetch (repeatable). Default: the v1.2 set (t5-v1_1-xxl, stdit3-xl2-v1.2, vae-v1.2).")
+        var components: [String] = []
+        @Option(help: "Destination folder.")
+        var dir: String = "weights"
+        @Option(help: "Hub endpoint (default $HF_ENDPOINT or https://huggingface.co).")
+        var endpoint: String?
+        @Option(help: "Path of weights-manifest.json (default: found beside the engine).")
+        var manifest: String?
+
+        func run() throws {
+            try runReportingErrors {
+                let m = try loadManifest(manifest)
+                let wanted = components.isEmpty ? ["t5-v1_1-xxl", "stdit3-xl2-v1.2", "vae-v1.2"] : components
+                let d = Downloader()
+                let tty = isatty(STDERR_FILENO) != 0
+                var last = 0.0
+                d.progress = { name, got, total in
+                    guard tty else { return }
+                    let now = ResourceUsage.now()
+                    if now - last < 0.5 { return }
+                    last = now
+                    let pct = total.map { String(format: " %5.1f%%", 100 * Double(got) / Double(max($0, 1))) } ?? ""
+                    FileHandle.standardError.write(Data("\r\(name): \(got >> 20) MiB\(pct)   ".utf8))
+                }
+                for name in wanted {
+                    guard let c = m.components[name] else {
+                        throw CLIError("unknown component '\(name)'; known: \(m.components.keys.sorted().joined(separator: ", "))")
+                    }
+                    for f in c.files {
+                        guard let url = Downloader.hubURL(repo: c.hfRepo, file: f, endpoint: endpoint) else { throw CLIError("bad URL for \(c.hfRepo)/\(f)") }
+                        let dest = "\(dir)/\(name)/\(f)"
+                        let digest = try d.download(url, to: dest, sha256: c.sha256[f] ?? nil)
+                        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+                        print("\(dest)  sha256=\(digest)")
+                    }
+                }
+            }
+        }    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write any readable checkpoint (.bin/.pth, sharded index, safetensors) as one .safetensors file.",
+            discussion: "Tensors are converted and written one at a time, so memory stays near the largest tensor. Integer tensors are copied unchanged.")
+        @Argument(help: "Input checkpoint: file, folder, *.index.json or cached Hugging Face repo id.")
+        var input: String
+        @Argument(help: "Output .safetensors file (written atomically).")
+        var output: String
+        @Option(help: "Floating-point dtype of the output: bf16, f16 or f32.")
+        var dtype: String = "bf16"
+
+        func run() throws {
+            try runReportingErrors {
+                let target: DType
+                switch dtype.lowercased() {
+                case "bf16", "bfloat16": target = .bf16
+                case "f16", "fp16", "float16": target = .f16
+                case "f32", "fp32", "float32": target = .f32
+                default: throw CLIError("--dtype must be bf16, f16 or f32, got '\(dtype)'")
+                }
+                let store = try Checkpoint.open(input)
+                var items: [SafetensorsWriter.Item] = []
+                var total = 0
+                for name in store.names {
+                    guard let info = store.info(name) else { continue }
+                    let outType = info.dtype.isFloatingPoint ? target : info.dtype
+                    total += info.shape.reduce(1, *) * outType.byteSize
+                    items.append(SafetensorsWriter.Item(name: name, dtype: outType, shape: info.shape) {
+                        try Self.encode(store.weight(name), as: outType)
+                    })
+                }
+                try SafetensorsWriter().write(items, to: output, metadata: ["format": "pt"])
+                print("wrote \(output): \(items.count) tensors, \(total) bytes of data (\(target.rawValue))")
+            }
+        }
+
+        /// The tensor's bytes in `dtype`, converted in chunks so no float32 copy of a whole
+        /// large tensor is made.
+        static func encode(_ w: WeightTensor, as dtype: DType) -> Data {
+            let n = w.count
+            if w.dtype == dtype { return Data(bytes: w.raw, count: n * dtype.byteSize) }
+            var out = Data(count: n * dtype.byteSize)
+            let chunk = 1 << 20
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: min(max(n, 1), chunk))
+            defer { buf.deallocate() }
+            out.withUnsafeMutableBytes { raw in
+                var start = 0
+                while start < n {
+                    let m = min(chunk, n - start)
+                    convertToFloat(w.raw + start * w.dtype.byteSize, dtype: w.dtype, count: m, into: buf)
+                    switch dtype {
+                    case .bf16: let o = raw.bindMemory(to: UInt16.self); for i in 0..<m { o[start + i] = floatToBF16(buf[i]) }
+                    case .f16: let o = raw.bindMemory(to: UInt16.self); for i in 0..<m { o[start + i] = floatToF16(buf[i]) }
+                    default: let o = raw.bindMemory(to: Float.self); for i in 0..<m { o[start + i] = buf[i] }
+                    }
+                    start += m
+                }
+            }
+            return out
+        }
+    }
+}
+
+/// weights-manifest.json from `--manifest` or beside the engine.
+func loadManifest(_ path: String?) throws -> WeightsManifest {
+    guard let p = path ?? WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found; pass --manifest") }
+    return try WeightsManifest(path: p)
 }

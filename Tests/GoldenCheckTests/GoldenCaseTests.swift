@@ -1,5 +1,5 @@
 import XCTest
-@testable import GoldenCheck
+import GoldenCheck
 import TensorCore
 
 /// Folder holding the golden cases copied from the reference run (Tests/Fixtures/golden).
@@ -50,4 +50,10 @@ final class GoldenCaseTests: XCTestCase {
         XCTAssertTrue(OutputCheck(name: "x", got: a, expected: a, tolerance: 0).passed)
         XCTAssertFalse(OutputCheck(name: "x", got: a, expected: Tensor(shape: [2], data: [1, 2]), tolerance: 1).passed)
     }
+}
+
+final class PipelineGoldenTests: XCTestCase {
+    /// Prompt -> suffix + cleaning -> tokenizer -> T5 -> rflow + STDiT3 (CFG) -> VAE decode,
+    /// through the generator the CLI uses.
+    func testPipelineEndToEnd() { assertGoldenCase("pipeline_e2e") }
 }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import TensorCore
+import TensorCore
 
 /// Deterministic pseudo-random data for tests.
 func testData(_ n: Int, seed: UInt64 = 1) -> [Float] {

@@ -1,6 +1,6 @@
 import XCTest
 import TensorCore
-@testable import Weights
+import Weights
 
 final class SafetensorsTests: XCTestCase {
     var dir: String!

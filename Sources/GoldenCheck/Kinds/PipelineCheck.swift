@@ -1,7 +1,115 @@
-// Golden checker for kind 'pipeline_e2e'.
+// Golden checker for kind 'pipeline_e2e': the whole text-to-video chain through the same
+// VideoGenerator the CLI uses: prompt suffix and cleaning, tokenizer, T5, rectified flow with
+// STDiT3 and CFG, VAE decode. The case records its initial noise (its seed is not recorded).
+
+import Foundation
+import Pipeline
+import Samplers
+import STDiT
+import T5
+import TensorCore
+import Weights
 
 enum PipelineCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        throw GoldenError.notImplemented(kind: "pipeline_e2e")
+        let config = try generationConfig(c)
+        var checks: [OutputCheck] = []
+
+        // Prompt preparation and text encoding, compared stage by stage.
+        let prompts = try strings(c, "prompts")
+        let prepared = prompts.map { TextStage.preparePrompt($0, config: config) }
+        let expectedPrepared = try strings(c, "prompts_after_text_preprocessing")
+        checks.append(OutputCheck(name: "prompts after preprocessing", mismatches: zip(prepared, expectedPrepared).filter { $0 != $1 }.count,
+                                  total: prompts.count))
+        let text = try TextStage.run(prompts: prompts, config: config)
+        let y = try c.tensor("y_cond_and_null")                                  // [2B, 1, L, C]
+        checks.append(OutputCheck(name: "text states (T5)", got: text.states, expected: y.slice(0..<prompts.count),
+                                  tolerance: c.tolerance(for: "samples")))
+        let recordedMask = try c.io().integers("attention_mask")
+        let mask = text.masks.flatMap { $0.map { $0 ? 1 : 0 } }
+        checks.append(OutputCheck(name: "attention_mask", mismatches: zip(mask, recordedMask).filter { $0 != $1 }.count, total: mask.count))
+
+        // The full generator with the recorded initial noise.
+        let generator = try VideoGenerator(config: config)
+        generator.writeOutputs = false
+        generator.noiseSource = RecordedNoise([try c.tensor("z_init")], name: "\(c.name) z_init")
+        let videos = try generator.generate(prompts: prompts)
+        let samples = concat(videos.map { $0.latent.reshaped([1] + $0.latent.shape) }, axis: 0)
+        let video = concat(videos.map { $0.frames.reshaped([1] + $0.frames.shape) }, axis: 0)
+        checks.append(OutputCheck(name: "samples", got: samples, expected: try c.tensor("samples"), tolerance: c.tolerance(for: "samples")))
+        checks.append(OutputCheck(name: "video", got: video, expected: try c.tensor("video"), tolerance: c.tolerance(for: "video")))
+        return checks
+    }
+
+    static func strings(_ c: GoldenCase, _ key: String) throws -> [String] {
+        guard let v = c.config[key] as? [String] else { throw GoldenError.badCase(path: c.path, detail: "config.\(key) missing") }
+        return v
+    }
+
+    /// The generation config of the case, with model sizes read off the case's weight files and
+    /// the VAE's norm groups from the VAE case it reuses.
+    static func generationConfig(_ c: GoldenCase) throws -> GenerationConfig {
+        let j = c.config
+        guard let files = j["weights"] as? [String], files.count == 3,
+              let size = [j["height"], j["width"]] as? [Int], let frames = j["num_frames"] as? Int,
+              let sched = j["scheduler"] as? [String: Any], let steps = sched["num_sampling_steps"] as? Int,
+              let cfg = sched["cfg_scale"] as? Double, let maxLength = j["model_max_length"] as? Int else {
+            throw GoldenError.badCase(path: c.path, detail: "config lacks weights/height/width/num_frames/scheduler/model_max_length")
+        }
+        let t5 = try T5Config.infer(from: try c.weights(named: files[0]))
+        let dit = try STDiT3Config.inferred(from: try c.weights(named: files[1]))
+        let vaeCase = try GoldenCase(path: c.file((files[2] as NSString).replacingOccurrences(of: ".weights.safetensors", with: ".json")))
+        guard let pipe = vaeCase.config["pipeline"] as? [String: Any], let temporal = pipe["vae_temporal"] as? [String: Any],
+              let spatial = vaeCase.config["spatial_autoencoderkl"] as? [String: Any] else {
+            throw GoldenError.badCase(path: vaeCase.path, detail: "config.pipeline / spatial_autoencoderkl missing")
+        }
+        func list(_ v: Any?) -> String { "[" + ((v as? [Any]) ?? []).map { "\($0)" }.joined(separator: ", ") + "]" }
+        let yaml = """
+        model:
+          text_encoder:
+            path: \(c.file(files[0]))
+            tokenizer: \(c.file("tokenizer.model"))
+            model_max_length: \(maxLength)
+            d_model: \(t5.dModel)
+            num_layers: \(t5.layers)
+            num_heads: \(t5.heads)
+            d_kv: \(t5.dKV)
+            d_ff: \(t5.dFF)
+            vocab_size: \(t5.vocabSize)
+          denoiser:
+            type: stdit3
+            path: \(c.file(files[1]))
+            hidden_size: \(dit.hiddenSize)
+            depth: \(dit.depth)
+            num_heads: \(dit.numHeads)
+            caption_channels: \(dit.captionChannels)
+          vae:
+            type: opensora-vae-v1.2
+            path: \(c.file(files[2]))
+            micro_frame_size: \(pipe["micro_frame_size"] as? Int ?? 17)
+            micro_batch_size: \((pipe["vae_2d"] as? [String: Any])?["micro_batch_size"] as? Int ?? 4)
+            spatial:
+              block_out_channels: \(list(spatial["block_out_channels"]))
+              layers_per_block: \(spatial["layers_per_block"] as? Int ?? 2)
+              norm_num_groups: \(spatial["norm_num_groups"] as? Int ?? 32)
+            temporal:
+              filters: \(temporal["filters"] as? Int ?? 128)
+              channel_multipliers: \(list(temporal["channel_multipliers"]))
+              num_res_blocks: \(temporal["num_res_blocks"] as? Int ?? 4)
+              num_groups: \(temporal["num_groups"] as? Int ?? 32)
+              temporal_downsample: [\(((temporal["temporal_downsample"] as? [Bool]) ?? []).map { $0 ? "true" : "false" }.joined(separator: ", "))]
+        scheduler:
+          type: rflow
+          num_sampling_steps: \(steps)
+          cfg_scale: \(cfg)
+          use_timestep_transform: \(sched["use_timestep_transform"] as? Bool ?? true)
+        image_size: [\(size[0]), \(size[1])]
+        num_frames: \(frames)
+        fps: \(j["fps"] as? Int ?? 24)
+        batch_size: 2
+        aes: \(j["aes"] as? Double ?? 6.5)
+        dtype: fp32
+        """
+        return try GenerationConfig.parse(yaml: yaml, source: c.path)
     }
 }

@@ -3,6 +3,7 @@
 // (spatial latents, temporal chunk posteriors, decode chunk inputs and outputs).
 
 import Foundation
+import Samplers
 import TensorCore
 import VAE
 import Weights
@@ -33,8 +34,8 @@ enum VAECheck {
             var i = 0
             while io.contains("\(prefix)\(i)") { draws.append(try c.tensor("\(prefix)\(i)")); i += 1 }
         }
-        let noise = RecordedNoise(draws)
-        try check("z_sample", try vae.encode(x, sampling: .sample(noise: noise.next)))
+        let noise = RecordedNoise(draws, name: "\(c.name) enc_noise_*")
+        try check("z_sample", try vae.encode(x, sampling: .sample(noise: { try noise.standardNormal($0) })))
         if noise.remaining != 0 {
             throw GoldenError.badCase(path: c.path, detail: "encode used \(draws.count - noise.remaining) of \(draws.count) recorded noise draws")
         }
@@ -66,18 +67,5 @@ enum VAECheck {
                             temporalNormGroups: temporal["num_groups"] as? Int ?? 32,
                             microFrameSize: pipe["micro_frame_size"] as? Int,
                             microBatchSize: vae2d["micro_batch_size"] as? Int)
-    }
-}
-
-/// Hands out recorded noise tensors in order, checking each requested shape.
-final class RecordedNoise: @unchecked Sendable {
-    private var draws: [Tensor]
-    init(_ draws: [Tensor]) { self.draws = draws }
-    var remaining: Int { draws.count }
-    func next(_ shape: [Int]) throws -> Tensor {
-        guard !draws.isEmpty else { throw VAEError.badInput("more noise requested than the case recorded (shape \(shape))") }
-        let d = draws.removeFirst()
-        guard d.shape == shape else { throw VAEError.badInput("recorded noise has shape \(d.shape), encode asked for \(shape)") }
-        return d
     }
 }

@@ -1,0 +1,243 @@
+// One generation run's settings: read from YAML (configs/*.yaml, documented key by key in
+// docs/configuration.md), overridden by command-line flags, checked, and resolved into the
+// numbers the pipeline needs (image size, latent size, prompts with their score suffixes).
+// Unset keys take Open-Sora v1.2's inference defaults (configs/opensora-v1-2/inference/sample.py).
+
+import Foundation
+import Yams
+
+/// Precision the reference runs STDiT and the VAE in. The engine computes in float32; bf16/fp16
+/// keep weights in that format and round the multi-resolution conditioning like the reference.
+public enum ComputeDType: String, Sendable, CaseIterable {
+    case fp32, bf16, fp16
+
+    init?(name: String) {
+        switch name.lowercased() {
+        case "fp32", "float32", "float": self = .fp32
+        case "bf16", "bfloat16": self = .bf16
+        case "fp16", "float16", "half": self = .fp16
+        default: return nil
+        }
+    }
+}
+
+/// Where the initial noise comes from.
+public enum RNGKind: String, Sendable, CaseIterable {
+    /// torch.manual_seed(seed) + torch.randn on the CPU, bit for bit (reproduces reference runs).
+    case torch
+    /// The engine's own generator: faster, same distribution, different numbers.
+    case native
+}
+
+public enum OutputFormat: String, Sendable, CaseIterable {
+    /// PNG for a single frame (Open-Sora's save_sample), MP4 otherwise.
+    case auto
+    case mp4
+    /// One PNG per frame: `<name>_0000.png`, ...
+    case png
+}
+
+public struct OutputConfig: Equatable, Sendable {
+    /// Output file. With one video it is used as is (an .mp4/.png extension is added if missing);
+    /// with several, `_<index>` (and `-<k>` for num_sample > 1) goes before the extension.
+    public var path = "samples/sample"
+    public var format = OutputFormat.auto
+    /// Replace existing files; otherwise an existing file is an error.
+    public var overwrite = false
+
+    public init() {}
+}
+
+/// One entry of Open-Sora's mask_strategy: `loop,ref_idx,ref_start,target_start,length,edit_ratio`,
+/// positions in latent frames, negative = from the end; missing trailing fields default to 0,0,0,0,1,0.
+public struct MaskCondition: Equatable, Sendable {
+    public var loop = 0
+    public var referenceIndex = 0
+    public var referenceStart = 0
+    public var targetStart = 0
+    public var length = 1
+    public var editRatio = 0.0
+
+    public init(loop: Int = 0, referenceIndex: Int = 0, referenceStart: Int = 0, targetStart: Int = 0, length: Int = 1, editRatio: Double = 0) {
+        self.loop = loop
+        self.referenceIndex = referenceIndex
+        self.referenceStart = referenceStart
+        self.targetStart = targetStart
+        self.length = length
+        self.editRatio = editRatio
+    }
+}
+
+public struct GenerationConfig: Equatable, Sendable {
+    public var textEncoder = TextEncoderConfig()
+    public var denoiser = DenoiserConfig()
+    public var vae = VAEConfig()
+    public var scheduler = SchedulerConfig()
+
+    /// Size preset (144p, 240p, 360p, 480p, 720p, 1080p, 2k, 4k) and H:W aspect ratio, as
+    /// get_image_size looks them up. Ignored when `imageSize` is set.
+    public var resolution: String? = "240p"
+    public var aspectRatio: String? = "9:16"
+    /// Explicit [H, W] in pixels.
+    public var imageSize: [Int]?
+    public var numFrames = 51
+    /// fps the model is conditioned on.
+    public var fps = 24
+    public var frameInterval = 1
+    /// fps written to the video file.
+    public var saveFPS = 24
+    public var seed = 42
+    public var batchSize = 1
+    /// Videos per prompt.
+    public var numSample = 1
+
+    public var prompts: [String] = []
+    /// Text file, one prompt per line (used when `prompts` is empty).
+    public var promptPath: String?
+    /// Appended as " aesthetic score: X.", " motion score: X.", " camera motion: X." (nil: not appended).
+    public var aes: Double? = 6.5
+    public var flow: Double?
+    public var cameraMotion: String?
+
+    /// Image-to-video and friends: per prompt, `;`-separated reference images, and mask strategies.
+    public var referencePaths: [String] = []
+    public var maskStrategies: [String] = []
+    public var loop = 1
+    /// Latent frames carried over between loops (multiple of 5).
+    public var conditionFrameLength = 5
+    public var align: Int? = 5
+
+    public var dtype = ComputeDType.bf16
+    public var rng = RNGKind.torch
+    public var output = OutputConfig()
+
+    /// Where values came from, for error messages; ignored by ==.
+    var provenance = Provenance()
+
+    public init() {}
+
+    /// Open-Sora v1.2's inference defaults.
+    public static var defaults: GenerationConfig { GenerationConfig() }
+
+    // MARK: - resolved values
+
+    /// Final pixel size [H, W]: `imageSize`, or the preset table's entry (0 x 0 if invalid: call validate()).
+    public var height: Int { resolvedSize()?[0] ?? 0 }
+    public var width: Int { resolvedSize()?[1] ?? 0 }
+
+    /// Latent [T, H, W] as the VAE's get_latent_size computes it (floor division in space).
+    public var latentSize: [Int] {
+        let f = vae.spatial.downsample
+        return [vae.latentFrames(numFrames), height / f, width / f]
+    }
+
+    /// Pixel [H, W] the VAE decodes back to (latent * downsample; 240x426 gives 240x424).
+    public var decodedSize: [Int] {
+        let f = vae.spatial.downsample
+        return [latentSize[1] * f, latentSize[2] * f]
+    }
+
+    /// fps given to the model: IMG_FPS (120) for single images (prepare_multi_resolution_info).
+    public var conditioningFPS: Int { numFrames > 1 ? fps : OpenSoraTables.imageFPS }
+
+    /// The prompt with the aesthetic / motion / camera suffixes v1.2 appends (append_score_to_prompts):
+    /// each only if the prompt does not already carry it. Caption cleaning comes after this.
+    public func promptWithSuffixes(_ prompt: String) -> String {
+        var p = prompt
+        if let aes, !prompt.contains("aesthetic score:") { p += " aesthetic score: \(String(format: "%.1f", aes))." }
+        if let flow, !prompt.contains("motion score:") { p += " motion score: \(String(format: "%.1f", flow))." }
+        if let cameraMotion, !prompt.contains("camera motion:") { p += " camera motion: \(cameraMotion)." }
+        return p
+    }
+
+    /// mp4 or png: `auto` gives png for a single frame, mp4 otherwise; an .mp4/.png path decides too.
+    public var resolvedOutputFormat: OutputFormat {
+        if output.format != .auto { return output.format }
+        if let ext = outputExtension { return ext }
+        return numFrames == 1 && loop == 1 ? .png : .mp4
+    }
+
+    /// Output for video `index` (0-based, over all prompts) and its sample `k`, when `count` prompts
+    /// are generated. MP4: a file path; PNG of one frame: a file path; PNG frames: the base name
+    /// for PNGWriter.writeFrames (files `<base>_0000.png`, ...).
+    public func outputPath(index: Int, sample k: Int = 0, count: Int) -> String {
+        var stem = output.path
+        if let ext = outputExtension { stem = String(stem.dropLast(ext.rawValue.count + 1)) }
+        if count != 1 || numSample != 1 {
+            stem += "_" + String(format: "%04d", index)
+            if numSample != 1 { stem += "-\(k)" }
+        }
+        switch resolvedOutputFormat {
+        case .png where numFrames > 1 || loop > 1: return stem
+        case .png: return stem + ".png"
+        default: return stem + ".mp4"
+        }
+    }
+
+    var outputExtension: OutputFormat? {
+        let lower = output.path.lowercased()
+        if lower.hasSuffix(".mp4") { return .mp4 }
+        if lower.hasSuffix(".png") { return .png }
+        return nil
+    }
+
+    /// Open-Sora's get_image_size, or the explicit size.
+    func resolvedSize() -> [Int]? {
+        if let imageSize { return imageSize.count == 2 ? imageSize : nil }
+        guard let resolution, let aspectRatio,
+              let key = OpenSoraTables.aspectRatioKeys.first(where: { $0.key == aspectRatio })?.value,
+              let table = OpenSoraTables.sizes.first(where: { $0.key == resolution })?.value else { return nil }
+        return table[key]
+    }
+
+    /// Resolves `num_frames`: a count, or a NUM_FRAMES_MAP name ("2s" = 51, "4s" = 102, ...).
+    public static func frameCount(_ spec: String) -> Int? {
+        if let n = OpenSoraTables.numFrames[spec] { return n }
+        return Int(spec.trimmingCharacters(in: .whitespaces))
+    }
+
+    /// Parses one prompt's mask_strategy ("" = none).
+    public static func parseMaskStrategy(_ text: String) throws -> [MaskCondition] {
+        if text.isEmpty { return [] }
+        return try text.split(separator: ";", omittingEmptySubsequences: false).map { group in
+            let fields = group.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard (1...6).contains(fields.count) else {
+                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)' has \(fields.count) fields; expected 1 ... 6")
+            }
+            let all = fields + ["0", "0", "0", "0", "1", "0"].dropFirst(fields.count)
+            let ints = try all.prefix(5).map { f -> Int in
+                guard let v = Int(f) else { throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(f)' is not an integer") }
+                return v
+            }
+            guard let ratio = Double(all[5]), ratio.isFinite else {
+                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(all[5])' is not a number")
+            }
+            guard ints[0] >= 0, ints[1] >= 0, ints[4] >= 0 else {
+                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': loop, ref_idx and length must not be negative")
+            }
+            return MaskCondition(loop: ints[0], referenceIndex: ints[1], referenceStart: ints[2], targetStart: ints[3], length: ints[4], editRatio: ratio)
+        }
+    }
+
+    public static func == (a: GenerationConfig, b: GenerationConfig) -> Bool {
+        a.textEncoder == b.textEncoder && a.denoiser == b.denoiser && a.vae == b.vae && a.scheduler == b.scheduler
+            && a.resolution == b.resolution && a.aspectRatio == b.aspectRatio && a.imageSize == b.imageSize
+            && a.numFrames == b.numFrames && a.fps == b.fps && a.frameInterval == b.frameInterval && a.saveFPS == b.saveFPS
+            && a.seed == b.seed && a.batchSize == b.batchSize && a.numSample == b.numSample
+            && a.prompts == b.prompts && a.promptPath == b.promptPath
+            && a.aes == b.aes && a.flow == b.flow && a.cameraMotion == b.cameraMotion
+            && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
+            && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.align == b.align
+            && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
+    }
+}
+
+struct Provenance: Sendable {
+    var source = "defaults"
+    var lines: [String: Int] = [:]
+    var overridden: Set<String> = []
+    /// save_fps was given (file or flag); otherwise it follows fps // frame_interval.
+    var saveFPSGiven = false
+
+    var checker: ConfigChecker { ConfigChecker(source: source, lines: lines, overridden: overridden) }
+}

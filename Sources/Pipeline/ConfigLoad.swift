@@ -1,0 +1,175 @@
+// Reading a GenerationConfig from YAML and checking every value.
+
+import Foundation
+import Yams
+
+extension GenerationConfig {
+    /// Reads and checks a config file.
+    public static func load(path: String) throws -> GenerationConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(source: path, key: nil, "cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "not UTF-8 text or unreadable" : "no such file"))")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    /// Parses and checks YAML text; `source` names it in errors.
+    public static func parse(yaml: String, source: String) throws -> GenerationConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let e as YamlError {
+            throw ConfigError(source: source, key: nil, "not valid YAML: \(yamlProblem(e))")
+        }
+        let keyLines = KeyLines()
+        let top = try YAMLSection(source: source, path: "", node: root, keyLines: keyLines)
+        var c = GenerationConfig()
+
+        if let model = try top.section("model") {
+            c.denoiser = try DenoiserConfig.parse(try model.section("denoiser"))
+            c.textEncoder = try TextEncoderConfig.parse(try model.section("text_encoder"), family: c.denoiser.type)
+            c.vae = try VAEConfig.parse(try model.section("vae"))
+            try model.finish()
+        }
+        c.scheduler = try SchedulerConfig.parse(try top.section("scheduler"))
+
+        c.resolution = try top.string("resolution").or(c.resolution)
+        c.aspectRatio = try top.string("aspect_ratio").or(c.aspectRatio)
+        c.imageSize = try top.ints("image_size").or(nil)
+        switch try top.string("num_frames") {
+        case .absent: break
+        case .null: throw top.error("num_frames", "must be set")
+        case .value(let spec):
+            guard let n = frameCount(spec) else {
+                throw top.error("num_frames", "expected a frame count or one of \(OpenSoraTables.numFrames.keys.sorted().joined(separator: ", ")), got '\(spec)'")
+            }
+            c.numFrames = n
+        }
+        c.fps = try top.int("fps").or(c.fps) ?? c.fps
+        c.frameInterval = try top.int("frame_interval").or(c.frameInterval) ?? c.frameInterval
+        // Unset save_fps follows fps (inference.py: fps // frame_interval).
+        c.saveFPS = try top.int("save_fps").or(nil) ?? c.fps / max(c.frameInterval, 1)
+        c.seed = try top.int("seed").or(c.seed) ?? c.seed
+        c.batchSize = try top.int("batch_size").or(c.batchSize) ?? c.batchSize
+        c.numSample = try top.int("num_sample").or(c.numSample) ?? c.numSample
+
+        c.prompts = try top.strings("prompt").or([]) ?? []
+        c.promptPath = try top.string("prompt_path").or(nil)
+        c.aes = try top.double("aes").or(c.aes)
+        c.flow = try top.double("flow").or(c.flow)
+        c.cameraMotion = try top.string("camera_motion").or(c.cameraMotion)
+        c.referencePaths = try top.strings("reference_path").or([]) ?? []
+        c.maskStrategies = try top.strings("mask_strategy").or([]) ?? []
+        c.loop = try top.int("loop").or(c.loop) ?? c.loop
+        c.conditionFrameLength = try top.int("condition_frame_length").or(c.conditionFrameLength) ?? c.conditionFrameLength
+        c.align = try top.int("align").or(c.align)
+
+        if let name = try top.string("dtype").or(nil) {
+            guard let d = ComputeDType(name: name) else { throw top.error("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
+            c.dtype = d
+        }
+        if let name = try top.string("rng").or(nil) {
+            guard let r = RNGKind(rawValue: name.lowercased()) else { throw top.error("rng", "expected torch or native, got '\(name)'") }
+            c.rng = r
+        }
+        if let out = try top.section("output") {
+            c.output.path = try out.string("path").or(c.output.path) ?? c.output.path
+            if let name = try out.string("format").or(nil) {
+                guard let f = OutputFormat(rawValue: name.lowercased()) else { throw out.error("format", "expected auto, mp4 or png, got '\(name)'") }
+                c.output.format = f
+            }
+            c.output.overwrite = try out.bool("overwrite").or(c.output.overwrite) ?? c.output.overwrite
+            try out.finish()
+        }
+        try top.finish()
+
+        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: top.has("save_fps"))
+        try c.validate()
+        return c
+    }
+
+    /// Checks every value and combination; errors name the key and where it was set.
+    public func validate() throws {
+        let check = provenance.checker
+        try textEncoder.validate(check)
+        try denoiser.validate(check)
+        try vae.validate(check)
+        try scheduler.validate(check, inChannels: denoiser.inChannels)
+        guard vae.latentChannels == denoiser.inChannels else {
+            throw check.error("model.denoiser.in_channels", "is \(denoiser.inChannels) but the VAE makes \(vae.latentChannels)-channel latents")
+        }
+
+        if let imageSize {
+            guard imageSize.count == 2 else { throw check.error("image_size", "expected [H, W], got \(imageSize)") }
+            for v in imageSize { try check.range("image_size", v, 8...8192) }
+        } else {
+            let presets = OpenSoraTables.sizes.map(\.key)
+            guard let resolution else { throw check.error("resolution", "set resolution and aspect_ratio, or image_size") }
+            guard presets.contains(resolution) else {
+                throw check.error("resolution", "unknown preset '\(resolution)' (known: \(presets.joined(separator: ", ")))")
+            }
+            let ratios = OpenSoraTables.aspectRatioKeys.map(\.key)
+            guard let aspectRatio else { throw check.error("aspect_ratio", "set aspect_ratio (H:W) with resolution, or image_size") }
+            guard ratios.contains(aspectRatio) else {
+                throw check.error("aspect_ratio", "unknown aspect ratio '\(aspectRatio)' (H:W; known: \(ratios.joined(separator: ", ")))")
+            }
+            guard resolvedSize() != nil else {
+                let table = OpenSoraTables.sizes.first { $0.key == resolution }?.value ?? [:]
+                let available = OpenSoraTables.aspectRatioKeys.filter { table[$0.value] != nil }.map(\.key)
+                throw check.error("aspect_ratio", "\(aspectRatio) is not available at resolution \(resolution) (available: \(available.joined(separator: ", ")))")
+            }
+        }
+        guard latentSize[1] >= 1, latentSize[2] >= 1 else {
+            throw check.error("image_size", "\(height) x \(width) is smaller than one latent pixel (\(vae.spatial.downsample) pixels)")
+        }
+
+        try check.range("num_frames", numFrames, 1...4096)
+        if scheduler.type == .rflow && scheduler.useTimestepTransform && (2...16).contains(numFrames) {
+            throw check.error("num_frames", "\(numFrames) frames break the rflow timestep transform (it uses num_frames // 17 * 5 = 0, a 0/0 in the reference); use 1 or at least 17 frames, or set scheduler.use_timestep_transform: false")
+        }
+        try check.range("fps", fps, 1...1000)
+        try check.range("frame_interval", frameInterval, 1...100)
+        try check.range("save_fps", saveFPS, 1...1000)
+        try check.range("seed", seed, 0...Int.max)
+        try check.range("batch_size", batchSize, 1...1024)
+        try check.range("num_sample", numSample, 1...10000)
+
+        if let promptPath { try check.nonEmpty("prompt_path", promptPath) }
+        if let aes { try check.range("aes", aes, 0...10) }
+        if let flow { try check.range("flow", flow, 0...1000) }
+        if let cameraMotion {
+            try check.nonEmpty("camera_motion", cameraMotion)
+            guard !cameraMotion.contains(where: \.isNewline) else { throw check.error("camera_motion", "must be one line") }
+        }
+        if !prompts.isEmpty {
+            for (key, list) in [("reference_path", referencePaths), ("mask_strategy", maskStrategies)] where !list.isEmpty && list.count != prompts.count {
+                throw check.error(key, "has \(list.count) entries for \(prompts.count) prompts (one per prompt; \"\" for none)")
+            }
+        }
+        for m in maskStrategies {
+            do { _ = try Self.parseMaskStrategy(m) } catch let e as ConfigError { throw check.error("mask_strategy", e.message) }
+        }
+        try check.range("loop", loop, 1...1000)
+        try check.range("condition_frame_length", conditionFrameLength, 0...1000)
+        if loop > 1 && conditionFrameLength % 5 != 0 {
+            throw check.error("condition_frame_length", "must be a multiple of 5 latent frames when loop > 1, got \(conditionFrameLength)")
+        }
+        if let align { try check.range("align", align, 1...1000) }
+
+        try check.nonEmpty("output.path", output.path)
+        if let ext = outputExtension, output.format != .auto, ext != output.format {
+            throw check.error("output.format", "is \(output.format.rawValue) but output.path '\(output.path)' ends in .\(ext.rawValue)")
+        }
+    }
+}
+
+private func yamlProblem(_ e: YamlError) -> String {
+    switch e {
+    case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+        return "\(problem) at line \(mark.line)"
+    default:
+        return "\(e)"
+    }
+}

@@ -1,0 +1,57 @@
+// A request's memory, estimated before anything loads, so an impossible one (1,000,000 frames,
+// 720p with a large batch) is refused up front with the figure instead of dying mid-run.
+// The model is deliberately simple (weights as stored + the largest activations of each stage);
+// it errs high, and is only used to refuse requests well beyond the machine.
+
+import Foundation
+
+public struct MemoryEstimate: Sendable, CustomStringConvertible {
+    public let denoiseBytes: Double
+    public let decodeBytes: Double
+    public var peakBytes: Double { max(denoiseBytes, decodeBytes) }
+
+    public init(config c: GenerationConfig, denoiserWeightBytes: Double, vaeWeightBytes: Double) {
+        let lat = c.latentSize                                       // [T', h, w]
+        let p = c.denoiser.patchSize
+        let tokens = Double(lat[0] / max(p[0], 1)) * Double((lat[1] + p[1] - 1) / max(p[1], 1)) * Double((lat[2] + p[2] - 1) / max(p[2], 1))
+        let rows = 2 * Double(max(1, c.batchSize))                   // CFG doubles the batch
+        // Per token: the residual stream, q/k/v, attention output, the 4x MLP hidden and norms.
+        let activations = rows * tokens * Double(c.denoiser.hiddenSize) * 4 * 14
+        let weights = c.dtype == .fp32 ? denoiserWeightBytes : denoiserWeightBytes / 2
+        denoiseBytes = weights + activations
+
+        // Decode: the output video plus a micro-batch of full-resolution feature maps.
+        let pixels = Double(c.decodedSize[0] * c.decodedSize[1])
+        let video = Double(max(1, c.batchSize)) * 3 * Double(c.numFrames) * pixels * 4 * 2
+        let widest = Double(c.vae.spatial.blockOutChannels.first ?? 128)
+        let featureMaps = Double(c.vae.microBatchSize) * widest * pixels * 4 * 6
+        decodeBytes = vaeWeightBytes + video + featureMaps
+    }
+
+    public var description: String {
+        String(format: "about %.1f GiB (denoise %.1f GiB, decode %.1f GiB)", peakBytes / 1_073_741_824,
+               denoiseBytes / 1_073_741_824, decodeBytes / 1_073_741_824)
+    }
+
+    /// Physical memory of this machine (MemTotal), or nil where unknown.
+    public static var physicalMemoryBytes: Double? {
+        guard let s = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in s.split(separator: "\n") where line.hasPrefix("MemTotal:") {
+            if let kb = Double(line.split(separator: " ").dropFirst().first ?? "") { return kb * 1024 }
+        }
+        return nil
+    }
+}
+
+extension MemoryEstimate {
+    /// Size of the files at a local weights path (a file, or every file in a folder).
+    static func bytesOnDisk(_ path: String) -> Double {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { return 0 }
+        if !isDir.boolValue { return Double((try? fm.attributesOfItem(atPath: path)[.size] as? NSNumber)??.int64Value ?? 0) }
+        let files = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+        return files.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".pth") }
+            .reduce(0) { $0 + bytesOnDisk(path + "/" + $1) }
+    }
+}

@@ -1,0 +1,84 @@
+// Transformer blocks and the final layer. A block updates the hidden states in place;
+// x: [B, T, S, C] stored as rows (see TokenGrid).
+
+import TensorCore
+
+/// What every block of one forward call shares.
+struct BlockContext {
+    let grid: TokenGrid
+    /// t_block(t): [B, 6C]; and t_block(t0) for conditioning frames when a frame mask is given.
+    let timestep: Tensor
+    let zeroTimestep: Tensor?
+    /// B * T flags, false = conditioning frame; nil = every frame is ordinary.
+    let frameMask: [Bool]?
+    /// Projected caption tokens [B, L, C] and which of them are real.
+    let caption: Tensor
+    let captionMask: AttentionMask?
+    /// Rotary tables for temporal positions 0..<T (nil when the model has no RoPE).
+    let rope: RotaryTable?
+}
+
+/// STDiT3Block: modulated self-attention (spatial or temporal), cross-attention to the caption,
+/// modulated MLP. The six modulation chunks are shift/scale/gate for attention, then for MLP.
+struct STDiT3Block {
+    let scaleShiftTable: WeightTensor       // [6, C]
+    let attn: SelfAttention
+    let crossAttn: CrossAttention
+    let mlp: MLP
+    let axis: AttentionAxis
+
+    init(_ p: ParameterScope, config c: STDiT3Config, axis: AttentionAxis) throws {
+        scaleShiftTable = try p("scale_shift_table", [6, c.hiddenSize])
+        attn = try SelfAttention(p.scope("attn"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: c.qkNorm)
+        crossAttn = try CrossAttention(p.scope("cross_attn"), hidden: c.hiddenSize, heads: c.numHeads)
+        mlp = try MLP(p.scope("mlp"), in: c.hiddenSize, hidden: c.mlpHidden, out: c.hiddenSize)
+        self.axis = axis
+    }
+
+    /// x: [B * T * S, C], updated in place.
+    func callAsFunction(_ x: inout Tensor, _ ctx: BlockContext) {
+        let g = ctx.grid, c = x.shape.last!
+        let mod = FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: ctx.zeroTimestep,
+                                  frameMask: ctx.frameMask, frames: g.frames)
+        let h = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial)
+        let a = attn(h, grid: g, axis: axis, rope: axis == .temporal ? ctx.rope : nil)
+        addGated(&x, a, mod, gate: 2, grid: g, axis: axis)
+
+        x = x.reshaped([g.batch, g.frames * g.spatial, c])
+        crossAttn.add(to: &x, context: ctx.caption, mask: ctx.captionMask)
+        x = x.reshaped([g.tokens, c])
+
+        let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
+        addGated(&x, m, mod, gate: 5, grid: g)
+    }
+}
+
+/// T2IFinalLayer: LayerNorm modulated by t itself (shift, scale from its own [2, C] table),
+/// then Linear to patch * out_channels.
+struct FinalLayer {
+    let scaleShiftTable: WeightTensor       // [2, C]
+    let linear: Linear
+
+    init(_ p: ParameterScope, hidden: Int, outFeatures: Int) throws {
+        scaleShiftTable = try p("scale_shift_table", [2, hidden])
+        linear = try Linear(p.scope("linear"), in: hidden, out: outFeatures)
+    }
+
+    /// x: [B * T * S, C], t / t0: [B, C] -> [B * T * S, patch * out_channels]
+    func callAsFunction(_ x: Tensor, t: Tensor, t0: Tensor?, frameMask: [Bool]?, grid: TokenGrid) -> Tensor {
+        let mod = FrameModulation(table: scaleShiftTable, conditioning: t, zeroConditioning: nil, frameMask: nil, frames: grid.frames)
+        var h = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: grid.spatial)
+        if let frameMask, let t0 {
+            // The reference normalises the already modulated x again for conditioning frames:
+            // x = modulate(norm(x), t); x_zero = modulate(norm(x), t0). Kept as it is.
+            let zeroMod = FrameModulation(table: scaleShiftTable, conditioning: t0, zeroConditioning: nil, frameMask: nil, frames: grid.frames)
+            let hZero = modulatedLayerNorm(h, zeroMod, shift: 0, scale: 1, tokensPerFrame: grid.spatial)
+            let rowLength = grid.spatial * h.shape.last!
+            let hp = h.mutablePointer
+            for f in 0..<grid.frameCount where !frameMask[f] {
+                (hp + f * rowLength).update(from: hZero.pointer + f * rowLength, count: rowLength)
+            }
+        }
+        return linear(h)
+    }
+}

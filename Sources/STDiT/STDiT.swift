@@ -1,2 +1,0 @@
-// Module STDiT. See docs/architecture.md for what lives here.
-import TensorCore

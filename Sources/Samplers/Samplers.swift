@@ -1,2 +1,0 @@
-// Module Samplers. See docs/architecture.md for what lives here.
-import TensorCore

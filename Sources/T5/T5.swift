@@ -1,2 +1,0 @@
-// Module T5. See docs/architecture.md for what lives here.
-import TensorCore

@@ -1,2 +1,0 @@
-// Module VideoIO. See docs/architecture.md for what lives here.
-import TensorCore

@@ -1,0 +1,5 @@
+import XCTest
+
+final class STDiTGoldenTests: XCTestCase {
+    func testSTDiT3MatchesReference() { assertGoldenCase("stdit3") }
+}

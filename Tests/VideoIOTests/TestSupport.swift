@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+import VideoIO
+
+/// Tests/Fixtures/images
+let imageFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/images").path
+
+/// A fresh empty folder, removed by the caller's defer.
+func makeTempDir(_ name: String = #function) throws -> String {
+    let clean = name.filter { $0.isLetter || $0.isNumber }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("videoio-\(clean)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func listing(_ dir: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+}
+
+/// Runs a tool and returns its stdout; fails the test when it cannot run or exits non-zero.
+func runTool(_ tool: String, _ args: [String]) throws -> Data {
+    let candidates = ["/usr/bin/" + tool, "/usr/local/bin/" + tool, "/opt/homebrew/bin/" + tool]
+    guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw XCTSkip("\(tool) not installed")  // never hit in CI: the Makefile installs ffmpeg
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw NSError(domain: tool, code: Int(p.terminationStatus),
+                      userInfo: [NSLocalizedDescriptionKey: String(decoding: errData, as: UTF8.self)])
+    }
+    return data
+}
+
+/// ffprobe's view of the first video stream and the container, as key=value pairs.
+func probe(_ path: String) throws -> [String: String] {
+    let data = try runTool("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                                        "-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames,r_frame_rate,avg_frame_rate,duration,color_space,color_range:format=duration,format_name",
+                                        "-of", "default=noprint_wrappers=1", path])
+    var result: [String: String] = [:]
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        guard let eq = line.firstIndex(of: "=") else { continue }
+        let key = String(line[..<eq])
+        // stream and format both have "duration": keep the first (stream) as duration, the second as format_duration
+        if key == "duration", result["duration"] != nil { result["format_duration"] = String(line[line.index(after: eq)...]) } else {
+            result[key] = String(line[line.index(after: eq)...])
+        }
+    }
+    return result
+}
+
+/// Frame `index` of a video decoded by ffmpeg to packed RGB24.
+func decodeFrame(_ path: String, index: Int) throws -> [UInt8] {
+    [UInt8](try runTool("ffmpeg", ["-v", "error", "-i", path, "-vf", "select=eq(n\\,\(index))", "-frames:v", "1",
+                                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]))
+}
+
+/// A test clip: a smooth gradient with a white square that moves one step per frame.
+func movingSquare(frames: Int, height: Int, width: Int) throws -> RGBVideo {
+    var px = [UInt8](repeating: 0, count: frames * height * width * 3)
+    for t in 0..<frames {
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = ((t * height + y) * width + x) * 3
+                let inSquare = x >= 2 * t && x < 2 * t + 12 && y >= height / 3 && y < height / 3 + 12
+                px[i] = inSquare ? 255 : UInt8(x * 255 / max(width - 1, 1))
+                px[i + 1] = inSquare ? 255 : UInt8(y * 255 / max(height - 1, 1))
+                px[i + 2] = inSquare ? 255 : 96
+            }
+        }
+    }
+    return try RGBVideo(frameCount: frames, height: height, width: width, pixels: px)
+}
+
+func assertThrowsVideoIOError(_ expression: @autoclosure () throws -> some Any, path: String, containing text: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try expression(), file: file, line: line) { error in
+        guard let e = error as? VideoIOError else { return XCTFail("not a VideoIOError: \(error)", file: file, line: line) }
+        XCTAssertEqual(e.path, path, "error names another file: \(e)", file: file, line: line)
+        XCTAssertTrue(e.description.contains(path), "message does not name the file: \(e)", file: file, line: line)
+        XCTAssertTrue(e.reason.lowercased().contains(text.lowercased()), "'\(e)' does not mention '\(text)'", file: file, line: line)
+    }
+}
