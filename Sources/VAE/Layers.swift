@@ -13,8 +13,6 @@ struct Conv {
     let stride: (Int, Int, Int)
     let padding: Padding3D
 
-    var outChannels: Int { weight.shape[0] }
-
     /// Loads `name.weight` (and `name.bias` when `bias`), checking the shape [out, in, *kernel].
     /// `kernel` has 2 entries for a spatial conv (stored 4-D) or 3 for a video conv (5-D).
     init(_ store: WeightStore, _ name: String, in inC: Int, out outC: Int, kernel: [Int], bias: Bool = true,

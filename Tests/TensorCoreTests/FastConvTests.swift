@@ -73,3 +73,32 @@ extension FastConvTests {
         XCTAssertLessThan(whole.maxAbsDifference(conv3d(x, weight: w, bias: b, padding: pad)), 2e-4)
     }
 }
+
+extension FastConvTests {
+    /// The written-out transforms equal the Bᵀ and Aᵀ matrices they implement.
+    func testTransformsMatchTheirMatrices() {
+        for tf in [WinogradTransform.f2, WinogradTransform.f4] {
+            let (m, a) = (tf.m, tf.a)
+            let x: [[Float]] = (0..<6).map { i in (0..<3).map { Float(i * 3 + $0) * 0.37 - 2 } }
+            var dBT = [[Float]](repeating: [Float](repeating: 0, count: 3), count: 6), dAT = dBT
+            let alloc = { (_: Int) in UnsafeMutablePointer<Float>.allocate(capacity: 3) }
+            let xs = (0..<6).map(alloc), ds = (0..<6).map(alloc), ds2 = (0..<6).map(alloc)
+            for i in 0..<6 { xs[i].update(from: x[i], count: 3) }
+            applyBT(m: m, rows6 { UnsafePointer(xs[$0]) }, outRows6 { ds[$0] }, 3)
+            applyAT(m: m, rows6 { UnsafePointer(xs[$0]) }, outRows6 { ds2[$0] }, 3)
+            for j in 0..<a { for t in 0..<3 { dBT[j][t] = ds[j][t] } }
+            for r in 0..<m { for t in 0..<3 { dAT[r][t] = ds2[r][t] } }
+            for t in 0..<3 {
+                for j in 0..<a {
+                    let expect = (0..<a).reduce(Float(0)) { $0 + tf.bt[j * a + $1] * x[$1][t] }
+                    XCTAssertEqual(dBT[j][t], expect, accuracy: 1e-4, "Bᵀ m=\(m) row \(j)")
+                }
+                for r in 0..<m {
+                    let expect = (0..<a).reduce(Float(0)) { $0 + tf.at[r * a + $1] * x[$1][t] }
+                    XCTAssertEqual(dAT[r][t], expect, accuracy: 1e-4, "Aᵀ m=\(m) row \(r)")
+                }
+            }
+            (xs + ds + ds2).forEach { $0.deallocate() }
+        }
+    }
+}
