@@ -97,6 +97,7 @@ public final class VideoGenerator {
                     latents.append((range, k, try run.finish()))
                 }
             }
+            ScratchArena.shared.releaseAll()
         }
         reports.append(r3)
 
@@ -113,6 +114,7 @@ public final class VideoGenerator {
             }
         }
         reports.append(r4)
+        ScratchArena.shared.releaseAll()
         if writeOutputs {
             let (written, r5) = try measureStage("write", events) {
                 try videos.map { v -> GeneratedVideo in

@@ -98,6 +98,7 @@ struct GenerateCommand: ParsableCommand {
             let prompts = try collectPrompts(cfg)
             let generator = try VideoGenerator(config: cfg)
             InterruptHandler.install()
+            HeapTuning.retainFreedMemory()      // large per-layer buffers are reused, not unmapped (~15% faster)
 
             let progress = ProgressPrinter(enabled: !quiet && isatty(STDERR_FILENO) != 0)
             let videos = try generator.generate(prompts: prompts) { event in
@@ -276,7 +277,7 @@ enum InterruptHandler {
         s.setEventHandler {
             PendingOutputs.removeAll()
             FileHandle.standardError.write(Data("\ninterrupted: partial output removed\n".utf8))
-            exit(130)
+            _exit(130)   // not exit(): other threads are mid-computation; skip atexit teardown
         }
         s.resume()
         source = s
