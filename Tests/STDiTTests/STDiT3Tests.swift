@@ -49,13 +49,12 @@ final class STDiT3Tests: XCTestCase {
         let k = try STDiT3Case()
         let tol: Float = 1e-5
         let m = k.model
-        let g = try m.checkInput(k.input)
+        let p = try m.prepare(k.input)
+        let g = p.geometry
         assertClose(m.positionEmbedding(h: g.patchesH, w: g.patchesW, height: k.input.height, width: k.input.width),
                     try k.io.tensor("pos_emb"), 1e-6, "pos_emb")
-        assertClose(m.tEmbedder(k.input.timesteps), try k.io.tensor("t_emb"), tol, "t_emb")
+        assertClose(m.trunk.tEmbedder(k.input.timesteps), try k.io.tensor("t_emb"), tol, "t_emb")
         assertClose(m.fpsEmbedder(k.input.fps), try k.io.tensor("fps_emb"), tol, "fps_emb")
-
-        let p = try m.prepare(k.input)
         assertClose(p.t, try k.io.tensor("t_plus_fps"), tol, "t_plus_fps")
         assertClose(p.context.timestep, try k.io.tensor("t_mlp"), tol, "t_mlp")
         assertClose(p.tokens, try k.io.tensor("x_embed_plus_pos"), tol, "x_embed_plus_pos")
@@ -79,7 +78,7 @@ final class STDiT3Tests: XCTestCase {
             m.spatialBlocks[i](&x, p.context)
             m.temporalBlocks[i](&x, p.context)
         }
-        assertClose(m.finalLayer(x, t: p.t, t0: nil, frameMask: nil, grid: g.grid), try k.io.tensor("final_layer_out"), tol, "final_layer_out")
+        assertClose(m.trunk.finalLayer(x, t: p.t, t0: nil, frameMask: nil, grid: g.grid), try k.io.tensor("final_layer_out"), tol, "final_layer_out")
         assertClose(try m(k.input), try k.io.tensor("out"), tol, "out")
 
         var masked = k.input
