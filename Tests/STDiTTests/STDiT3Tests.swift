@@ -130,6 +130,23 @@ final class STDiT3Tests: XCTestCase {
         assertClose(a, narrow(narrow(b, axis: 3, 0..<7), axis: 4, 0..<9), 0, "cropped")
     }
 
+    /// A bf16 safetensors checkpoint (the published format) loads without conversion and gives
+    /// the float32 result to bf16 accuracy.
+    func testBF16CheckpointRuns() throws {
+        let k = try STDiT3Case()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stdit3-bf16-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafetensorsWriter().write(try k.weights.names.map { SafetensorsWriter.item($0, try k.weights.tensor($0), as: .bf16) }, to: path)
+        let bf16 = try SafetensorsFile(path: path)
+        XCTAssertEqual(bf16.info("spatial_blocks.0.attn.qkv.weight")?.dtype, .bf16)
+        let model = try STDiT3(weights: bf16)
+        XCTAssertEqual(model.spatialBlocks[0].attn.qkv.weight.dtype, .bf16)
+        let expected = try k.io.tensor("out")
+        let d = try model(k.input).maxAbsDifference(expected)
+        XCTAssertGreaterThan(d, 0)
+        XCTAssertLessThan(d, 0.05)
+    }
+
     func testMissingTensorIsNamed() throws {
         let k = try STDiT3Case()
         var tensors = [String: Tensor]()
