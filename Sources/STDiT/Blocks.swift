@@ -16,6 +16,9 @@ struct BlockContext {
     let captionMask: AttentionMask?
     /// Rotary tables for temporal positions 0..<T (nil when the model has no RoPE).
     let rope: RotaryTable?
+    /// v1.1 only: t_block_temp(t) [B, 3C] for the temporal branch, and at t = 0.
+    var temporalTimestep: Tensor? = nil
+    var zeroTemporalTimestep: Tensor? = nil
 }
 
 /// STDiT3Block: modulated self-attention (spatial or temporal), cross-attention to the caption,
@@ -29,7 +32,8 @@ struct STDiT3Block {
 
     init(_ p: ParameterScope, config c: STDiT3Config, axis: AttentionAxis) throws {
         scaleShiftTable = try p("scale_shift_table", [6, c.hiddenSize])
-        attn = try SelfAttention(p.scope("attn"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: c.qkNorm)
+        attn = try SelfAttention(p.scope("attn"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: c.qkNorm,
+                                 order: c.qkNormLegacy ? .ropeThenNorm : .normThenRope)
         crossAttn = try CrossAttention(p.scope("cross_attn"), hidden: c.hiddenSize, heads: c.numHeads)
         mlp = try MLP(p.scope("mlp"), in: c.hiddenSize, hidden: c.mlpHidden, out: c.hiddenSize)
         self.axis = axis

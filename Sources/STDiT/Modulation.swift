@@ -63,6 +63,7 @@ struct FrameModulation {
                 for j in 0..<width { dst[j] = tp[j] + src[condWidth == width ? j : j % channels] }
             }
         }
+        withExtendedLifetime(tab) {}
         values = v
     }
 

@@ -70,7 +70,7 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
         }
     }
     let flopsPerJob = 4 * blockRows * nk * d
-    if jobs >= Runtime.threads && flopsPerJob < (1 << 24) {
+    if jobs >= Runtime.threads && flopsPerJob < (1 << 28) {
         BLAS.singleThreaded { parallelFor(jobs, run) }
     } else {
         run(0..<jobs)

@@ -18,9 +18,11 @@ public func expApprox(_ x: Float) -> Float {
     p = p * r + 5.0000001201e-1
     let r2 = r * r
     let e = p * r2 + r + 1.0
-    // 2^n through the exponent bits; n in [-126, 128] after the clamp.
-    let bits = Int32(truncatingIfNeeded: Int(n)) &+ 127
-    let scale = Float(bitPattern: UInt32(truncatingIfNeeded: Swift.max(bits, 0)) << 23)
+    // 2^n through the exponent bits; n in [-126, 128] after the clamp. fx's low mantissa bits
+    // hold n exactly, so integer ops on the bit patterns give it without a float->int
+    // conversion (which does not vectorise).
+    let bits = fx.bitPattern &- magic.bitPattern &+ 127
+    let scale = Float(bitPattern: bits << 23)
     return e * scale
 }
 

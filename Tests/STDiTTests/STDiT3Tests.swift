@@ -49,13 +49,12 @@ final class STDiT3Tests: XCTestCase {
         let k = try STDiT3Case()
         let tol: Float = 1e-5
         let m = k.model
-        let g = try m.checkInput(k.input)
+        let p = try m.prepare(k.input)
+        let g = p.geometry
         assertClose(m.positionEmbedding(h: g.patchesH, w: g.patchesW, height: k.input.height, width: k.input.width),
                     try k.io.tensor("pos_emb"), 1e-6, "pos_emb")
-        assertClose(m.tEmbedder(k.input.timesteps), try k.io.tensor("t_emb"), tol, "t_emb")
+        assertClose(m.trunk.tEmbedder(k.input.timesteps), try k.io.tensor("t_emb"), tol, "t_emb")
         assertClose(m.fpsEmbedder(k.input.fps), try k.io.tensor("fps_emb"), tol, "fps_emb")
-
-        let p = try m.prepare(k.input)
         assertClose(p.t, try k.io.tensor("t_plus_fps"), tol, "t_plus_fps")
         assertClose(p.context.timestep, try k.io.tensor("t_mlp"), tol, "t_mlp")
         assertClose(p.tokens, try k.io.tensor("x_embed_plus_pos"), tol, "x_embed_plus_pos")
@@ -79,7 +78,7 @@ final class STDiT3Tests: XCTestCase {
             m.spatialBlocks[i](&x, p.context)
             m.temporalBlocks[i](&x, p.context)
         }
-        assertClose(m.finalLayer(x, t: p.t, t0: nil, frameMask: nil, grid: g.grid), try k.io.tensor("final_layer_out"), tol, "final_layer_out")
+        assertClose(m.trunk.finalLayer(x, t: p.t, t0: nil, frameMask: nil, grid: g.grid), try k.io.tensor("final_layer_out"), tol, "final_layer_out")
         assertClose(try m(k.input), try k.io.tensor("out"), tol, "out")
 
         var masked = k.input
@@ -129,6 +128,23 @@ final class STDiT3Tests: XCTestCase {
         let a = try k.model(odd), b = try k.model(padded)
         XCTAssertEqual(a.shape, [2, 8, 3, 7, 9])
         assertClose(a, narrow(narrow(b, axis: 3, 0..<7), axis: 4, 0..<9), 0, "cropped")
+    }
+
+    /// A bf16 safetensors checkpoint (the published format) loads without conversion and gives
+    /// the float32 result to bf16 accuracy.
+    func testBF16CheckpointRuns() throws {
+        let k = try STDiT3Case()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stdit3-bf16-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafetensorsWriter().write(try k.weights.names.map { SafetensorsWriter.item($0, try k.weights.tensor($0), as: .bf16) }, to: path)
+        let bf16 = try SafetensorsFile(path: path)
+        XCTAssertEqual(bf16.info("spatial_blocks.0.attn.qkv.weight")?.dtype, .bf16)
+        let model = try STDiT3(weights: bf16)
+        XCTAssertEqual(model.spatialBlocks[0].attn.qkv.weight.dtype, .bf16)
+        let expected = try k.io.tensor("out")
+        let d = try model(k.input).maxAbsDifference(expected)
+        XCTAssertGreaterThan(d, 0)
+        XCTAssertLessThan(d, 0.05)
     }
 
     func testMissingTensorIsNamed() throws {

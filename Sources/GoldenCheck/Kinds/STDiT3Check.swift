@@ -17,8 +17,8 @@ enum STDiT3Check {
         return results
     }
 
-    /// STDiT3Config from the case's constructor arguments.
-    static func config(_ c: GoldenCase) throws -> STDiT3Config {
+    /// STDiTConfig from the case's constructor arguments (any STDiT version).
+    static func config(_ c: GoldenCase) throws -> STDiTConfig {
         let j = c.config
         func int(_ k: String) throws -> Int {
             guard let v = j[k] as? Int else { throw GoldenError.badCase(path: c.path, detail: "config.\(k) missing or not an integer") }
@@ -29,11 +29,11 @@ enum STDiT3Check {
             throw GoldenError.badCase(path: c.path, detail: "config.patch_size or config.mlp_ratio missing")
         }
         let predSigma = j["pred_sigma"] as? Bool ?? true
-        return STDiT3Config(inChannels: inChannels, outChannels: predSigma ? 2 * inChannels : inChannels, patchSize: patch,
-                            hiddenSize: hidden, depth: try int("depth"), numHeads: try int("num_heads"),
-                            mlpHidden: Int(Double(hidden) * ratio), captionChannels: try int("caption_channels"),
-                            modelMaxLength: try int("model_max_length"), inputSqSize: j["input_sq_size"] as? Int ?? 512,
-                            qkNorm: j["qk_norm"] as? Bool ?? true)
+        return STDiTConfig(inChannels: inChannels, outChannels: predSigma ? 2 * inChannels : inChannels, patchSize: patch,
+                           hiddenSize: hidden, depth: try int("depth"), numHeads: try int("num_heads"),
+                           mlpHidden: Int(Double(hidden) * ratio), captionChannels: try int("caption_channels"),
+                           modelMaxLength: try int("model_max_length"), inputSqSize: j["input_sq_size"] as? Int ?? 512,
+                           qkNorm: j["qk_norm"] as? Bool ?? false, qkNormLegacy: j["qk_norm_legacy"] as? Bool ?? false)
     }
 
     /// The call-1 arguments recorded in the case.
