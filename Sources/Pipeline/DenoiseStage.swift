@@ -11,6 +11,8 @@ import Samplers
 /// (prepare_multi_resolution_info), rounded to the compute dtype as the reference builds them.
 struct ResolutionInfo {
     let height: Float, width: Float, frames: Float, fps: Float
+    /// height / width (STDiT2's ar), computed in double precision then rounded like the others.
+    let aspectRatio: Float
 
     init(config: GenerationConfig) {
         let round: (Float) -> Float
@@ -23,6 +25,7 @@ struct ResolutionInfo {
         width = round(Float(config.width))
         frames = round(Float(config.numFrames))
         fps = round(Float(config.conditioningFPS))
+        aspectRatio = round(Float(Double(config.height) / Double(config.width)))
     }
 
     var videoSize: VideoSize { VideoSize(height: Int(height), width: Int(width), frames: Int(frames)) }
@@ -74,8 +77,8 @@ enum DenoiseStage {
     static func loadModel(config: GenerationConfig) throws -> DenoisingModel {
         switch config.denoiser.type {
         case .stdit3: return try STDiT3Model(config: config)
-        case .stdit2, .stdit:
-            throw PipelineError("model.denoiser.type: \(config.denoiser.type.rawValue) (Open-Sora v1.0/v1.1) is not available in this build yet; use stdit3")
+        case .stdit2: return try STDiT2Model(config: config)
+        case .stdit: return try STDiTV1Model(config: config)
         }
     }
 

@@ -9,7 +9,7 @@ import Weights
 
 /// v1.1's multi-resolution conditioning (prepare_multi_resolution_info for STDiT2). Each array
 /// has one value per sample or a count dividing the batch (tiled, as the reference repeats it).
-public struct ResolutionInfo: Sendable {
+public struct MultiResolutionInfo: Sendable {
     /// Pixel height and width of the video, ar = height / width.
     public var height: [Float], width: [Float], aspectRatio: [Float]
     public var numFrames: [Float], fps: [Float]
@@ -24,14 +24,14 @@ public struct ResolutionInfo: Sendable {
                   numFrames: [Float(numFrames)], fps: [fps])
     }
 
-    func expanded(to b: Int) throws -> ResolutionInfo {
+    func expanded(to b: Int) throws -> MultiResolutionInfo {
         func tile(_ v: [Float], _ name: String) throws -> [Float] {
             guard !v.isEmpty, b % v.count == 0 else { throw STDiTError.badInput("\(v.count) \(name) values for a batch of \(b)") }
             return (0..<b).map { v[$0 % v.count] }
         }
         let h = try tile(height, "height"), w = try tile(width, "width")
         guard h.allSatisfy({ $0 > 0 }), w.allSatisfy({ $0 > 0 }) else { throw STDiTError.badInput("height and width must be positive pixel sizes, got \(height) x \(width)") }
-        return ResolutionInfo(height: h, width: w, aspectRatio: try tile(aspectRatio, "ar"),
+        return MultiResolutionInfo(height: h, width: w, aspectRatio: try tile(aspectRatio, "ar"),
                               numFrames: try tile(numFrames, "num_frames"), fps: try tile(fps, "fps"))
     }
 }
@@ -115,7 +115,7 @@ public struct STDiT2: Sendable {
     public var nullCaption: WeightTensor { yEmbedder.nullCaption }
 
     /// Predicted noise, then the variance channels. -> [B, C_out, T, H, W]
-    public func callAsFunction(_ input: LegacySTDiTInput, resolution: ResolutionInfo) throws -> Tensor {
+    public func callAsFunction(_ input: LegacySTDiTInput, resolution: MultiResolutionInfo) throws -> Tensor {
         let s = config.sizes, C = s.hiddenSize
         let g = try checkLegacyInput(input, inChannels: s.inChannels, captionChannels: s.captionChannels, patch: s.patchSize)
         let b = g.grid.batch

@@ -13,8 +13,8 @@ enum STDiT2Check {
     }
 
     /// num_frames, height, width, ar, fps as recorded (`prefix` "additional_args." in sampler cases).
-    static func resolution(_ c: GoldenCase, prefix: String) throws -> ResolutionInfo {
-        ResolutionInfo(height: try c.tensor(prefix + "height").array, width: try c.tensor(prefix + "width").array,
+    static func resolution(_ c: GoldenCase, prefix: String) throws -> MultiResolutionInfo {
+        MultiResolutionInfo(height: try c.tensor(prefix + "height").array, width: try c.tensor(prefix + "width").array,
                        aspectRatio: try c.tensor(prefix + "ar").array, numFrames: try c.tensor(prefix + "num_frames").array,
                        fps: try c.tensor(prefix + "fps").array)
     }
