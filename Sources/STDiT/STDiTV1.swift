@@ -69,8 +69,11 @@ public struct STDiTV1: Sendable {
         let posShape = try weights.shape("pos_embed"), tposShape = try weights.shape("pos_embed_temporal")
         var spatial = posShape.count == 3 ? posShape[1] : -1, frames = tposShape.count == 3 ? tposShape[1] : -1
         if let input = c.inputSize {
-            frames = input[0] / s.patchSize[0]
-            spatial = (input[1] / s.patchSize[1]) * (input[2] / s.patchSize[2])
+            let wantFrames = input[0] / s.patchSize[0], wantSpatial = (input[1] / s.patchSize[1]) * (input[2] / s.patchSize[2])
+            if posShape.count == 3, tposShape.count == 3, (wantFrames, wantSpatial) != (frames, spatial) {
+                throw STDiTError.badConfig("\(weights.sourceDescription): STDiT v1.0 runs at the size it was built for: pos_embed covers \(spatial) patches per frame and pos_embed_temporal \(frames) frames, but the latent \(input) gives \(wantSpatial) and \(wantFrames) (use the checkpoint's image_size and num_frames)")
+            }
+            frames = wantFrames; spatial = wantSpatial
         }
         spatialPosition = try p("pos_embed", [1, spatial, C]).toTensor().reshaped([spatial, C])
         temporalPosition = try p("pos_embed_temporal", [1, frames, C]).toTensor().reshaped([frames, C])
