@@ -11,6 +11,8 @@ import Samplers
 /// (prepare_multi_resolution_info), rounded to the compute dtype as the reference builds them.
 struct ResolutionInfo {
     let height: Float, width: Float, frames: Float, fps: Float
+    /// height / width (STDiT2's ar), computed in double precision then rounded like the others.
+    let aspectRatio: Float
 
     init(config: GenerationConfig) {
         let round: (Float) -> Float
@@ -23,6 +25,7 @@ struct ResolutionInfo {
         width = round(Float(config.width))
         frames = round(Float(config.numFrames))
         fps = round(Float(config.conditioningFPS))
+        aspectRatio = round(Float(Double(config.height) / Double(config.width)))
     }
 
     var videoSize: VideoSize { VideoSize(height: Int(height), width: Int(width), frames: Int(frames)) }
@@ -38,34 +41,19 @@ struct STDiT3Model: DenoisingModel {
     let model: STDiT3
 
     init(config: GenerationConfig) throws {
-        let path = try WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: .stdit3),
-                                             option: "model.denoiser.path")
-        let store = try HalfPrecision.store(try Checkpoint.open(path), dtype: config.dtype)
-        model = try STDiT3(weights: store)
-        let d = config.denoiser
-        let c = model.config
-        if c.hiddenSize != d.hiddenSize || c.depth != d.depth || c.captionChannels != d.captionChannels {
-            throw PipelineError("\(path): checkpoint is STDiT3 with hidden \(c.hiddenSize), depth \(c.depth), caption channels \(c.captionChannels); the config expects \(d.hiddenSize), \(d.depth), \(d.captionChannels) (model.denoiser)")
-        }
-        if config.textEncoder.modelMaxLength != c.modelMaxLength || config.textEncoder.dModel != c.captionChannels {
-            throw PipelineError("model.text_encoder: model_max_length \(config.textEncoder.modelMaxLength) / d_model \(config.textEncoder.dModel) do not match the denoiser's caption input (\(c.modelMaxLength) tokens of \(c.captionChannels))")
-        }
+        let (path, store) = try openDenoiserWeights(config)
+        model = try STDiT3(weights: store, config: try STDiTConfig.inferred(from: store, numHeads: config.denoiser.numHeads,
+                                                                             inputSqSize: config.denoiser.inputSqSize))
+        try checkDenoiserSizes(model.config, path: path, name: "STDiT3", config: config)
     }
 
     func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
-        let b = text.states.shape[0]
-        // Conditional rows then null-caption rows; the null half reuses the prompt's mask.
-        let cond = STDiT3Input(latent: Tensor(zeros: [b, 1, 1, 1, 1]), timesteps: [Float](repeating: 0, count: b),
-                               caption: text.states, captionMask: text.masks, fps: [info.fps],
-                               height: info.height, width: info.width)
-        let guided = try model.guidanceInput(cond)
+        let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
         let model = self.model
         return { x, t, frameMask in
-            let frames = x.shape[2]
-            let perRow = frameMask.map { m in stride(from: 0, to: m.count, by: frames).map { Array(m[$0..<($0 + frames)]) } }
-            let input = STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.captionMask,
-                                    frameMask: perRow, fps: [info.fps], height: info.height, width: info.width)
-            return try model(input)
+            try model(STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
+                                  frameMask: frameMaskRows(frameMask, frames: x.shape[2]), fps: [info.fps],
+                                  height: info.height, width: info.width))
         }
     }
 }
@@ -74,8 +62,8 @@ enum DenoiseStage {
     static func loadModel(config: GenerationConfig) throws -> DenoisingModel {
         switch config.denoiser.type {
         case .stdit3: return try STDiT3Model(config: config)
-        case .stdit2, .stdit:
-            throw PipelineError("model.denoiser.type: \(config.denoiser.type.rawValue) (Open-Sora v1.0/v1.1) is not available in this build yet; use stdit3")
+        case .stdit2: return try STDiT2Model(config: config)
+        case .stdit: return try STDiTV1Model(config: config)
         }
     }
 

@@ -7,16 +7,18 @@ import Weights
 import VAE
 
 enum VAEStage {
-    static func load(config: GenerationConfig) throws -> VideoVAE {
+    static func load(config: GenerationConfig) throws -> LatentVideoCodec {
         let v = config.vae
-        guard v.type == .openSoraV12 else {
-            throw PipelineError("model.vae.type: \(v.type.rawValue) (the 2D VAE of Open-Sora v1.0/v1.1) is not available in this build yet; use opensora-vae-v1.2")
-        }
         let path = try WeightLocator.resolve(v.path, component: WeightLocator.component(for: v.type), option: "model.vae.path")
         let store = HalfPrecision.store(try Checkpoint.open(path), dtype: config.dtype)
-        return try VideoVAE(store: store, spatialNormGroups: v.spatial.normNumGroups,
-                            temporalNormGroups: v.temporal?.numGroups ?? 32,
-                            microFrameSize: v.microFrameSize, microBatchSize: v.microBatchSize)
+        switch v.type {
+        case .sdVAE:
+            return try SpatialVideoVAE(store: store, normGroups: v.spatial.normNumGroups, microBatchSize: v.microBatchSize)
+        case .openSoraV12:
+            return try VideoVAE(store: store, spatialNormGroups: v.spatial.normNumGroups,
+                                temporalNormGroups: v.temporal?.numGroups ?? 32,
+                                microFrameSize: v.microFrameSize, microBatchSize: v.microBatchSize)
+        }
     }
 }
 

@@ -123,9 +123,11 @@ public struct STDiT2: Sendable {
         let g = try trunk.geometry(latent: input.latent, timesteps: input.timesteps, caption: input.caption,
                                    captionMask: input.captionMask, frameMask: input.frameMask)
         let b = g.grid.batch
+        // Like the reference's SizeEmbedder, values for part of the batch are tiled to all of it
+        // (the guidance batch gets the prompts' values twice).
         func perSample(_ v: [Float], _ name: String) throws -> [Float] {
-            guard v.count == b || v.count == 1 else { throw STDiTError.badInput("\(v.count) \(name) values for a batch of \(b)") }
-            return v.count == 1 ? [Float](repeating: v[0], count: b) : v
+            guard !v.isEmpty, b % v.count == 0 else { throw STDiTError.badInput("\(v.count) \(name) values for a batch of \(b)") }
+            return [[Float]](repeating: v, count: b / v.count).flatMap { $0 }
         }
         let height = try perSample(input.height, "height"), width = try perSample(input.width, "width")
         let ar = try perSample(input.aspectRatio, "aspect ratio"), frames = try perSample(input.numFrames, "num_frames")

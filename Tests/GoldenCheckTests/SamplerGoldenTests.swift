@@ -18,12 +18,8 @@ final class SamplerGoldenTests: XCTestCase {
     func testIDDPMGuidingThreeChannels() { assertGoldenCase("iddpm_cfgch3", replay: true) }
     func testDDIM() { assertGoldenCase("ddim", replay: true) }
 
-    func testWithoutReplayTheMissingModelIsNamed() throws {
-        for (name, model) in [("iddpm", "STDiT (v1.0)"), ("iddpm_cfgch3", "STDiT2 (v1.1)"), ("ddim", "STDiT (v1.0)")] {
-            let c = try GoldenCase(path: fixtures + "/" + name + ".json")
-            XCTAssertThrowsError(try GoldenRunner.run(c)) { e in
-                XCTAssertEqual("\(e)", "\(name): needs the \(model) model, which this build does not provide yet: run with --replay")
-            }
-        }
-    }
+    // Full chain: T5 on the case's prompts, then STDiT (v1.0) / STDiT2 (v1.1) inside the sampler.
+    func testIDDPMWithModels() { assertGoldenCase("iddpm") }
+    func testIDDPMGuidingThreeChannelsWithModels() { assertGoldenCase("iddpm_cfgch3") }
+    func testDDIMWithModels() { assertGoldenCase("ddim") }
 }

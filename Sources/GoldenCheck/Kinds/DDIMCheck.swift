@@ -1,5 +1,5 @@
 // Golden checker for kind 'ddim': GaussianDiffusion.ddim_sample_loop with forward_with_cfg over
-// STDiT v1.0 (recorded model calls with --replay).
+// STDiT v1.0 (the real models, or the recorded model calls with --replay).
 
 import Foundation
 import Samplers

@@ -1,5 +1,5 @@
 // Golden checker for kind 'iddpm': IDDPM.sample (ancestral) with STDiT v1.0 / STDiT2 v1.1
-// (recorded model calls with --replay).
+// (the real models, or the recorded model calls with --replay).
 
 import Foundation
 import Samplers
@@ -18,13 +18,12 @@ enum IDDPMCheck {
 /// What the iddpm and ddim checkers share: the schedule arrays, the replayed run, the final sample.
 enum DiffusionCaseCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions, sampler: Sampler, schedule: DiffusionSchedule) throws -> [OutputCheck] {
-        guard options.replay else {
-            let model = (c.config["model"] as? String)?.hasPrefix("stdit2") == true ? "STDiT2 (v1.1)" : "STDiT (v1.0)"
-            throw ModelUnavailable(caseName: c.name, model: model)
-        }
-        let tolerance = c.tolerance(for: "sample_final")
-        let replay = ReplayedModel(c, inputName: "x_in", tolerance: tolerance)
         var checks = try scheduleChecks(c, schedule)
+        guard options.replay else {
+            let (textChecks, model) = try LegacyDenoiserCheck.denoiser(c, options)
+            return checks + textChecks + (try check(c, sampler: sampler, model: model))
+        }
+        let replay = ReplayedModel(c, inputName: "x_in", tolerance: c.tolerance(for: "sample_final"))
         let sampleChecks = try check(c, sampler: sampler, model: replay.callAsFunction)
         checks += replay.checks + sampleChecks
         checks.append(replay.callCountCheck())

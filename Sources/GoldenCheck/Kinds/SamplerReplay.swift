@@ -1,16 +1,9 @@
 // Shared by the sampler checkers (rflow, iddpm, ddim): replaying a case's recorded model calls,
-// reading its noise draws and config, and the error for running without the real model.
+// reading its noise draws and config.
 
 import Foundation
 import Samplers
 import TensorCore
-
-/// Running a sampler case for real needs its denoiser, which this build may not have yet.
-struct ModelUnavailable: Error, CustomStringConvertible {
-    let caseName: String
-    let model: String
-    var description: String { "\(caseName): needs the \(model) model, which this build does not provide yet: run with --replay" }
-}
 
 /// A denoiser that hands back the model outputs a case recorded, step by step, and checks the
 /// inputs the sampler gave it against the recorded ones on the way.

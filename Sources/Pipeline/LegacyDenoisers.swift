@@ -1,0 +1,71 @@
+// The Open-Sora v1.0 (STDiT) and v1.1 (STDiT2) denoisers behind the pipeline's DenoisingModel:
+// both are sampled with IDDPM/DDIM on cat(prompts, null caption), as forward_with_cfg does.
+
+import Foundation
+import TensorCore
+import Weights
+import STDiT
+import Samplers
+
+/// Opens the configured checkpoint in the compute dtype.
+func openDenoiserWeights(_ config: GenerationConfig) throws -> (path: String, store: WeightStore) {
+    let path = try WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type),
+                                         option: "model.denoiser.path")
+    return (path, HalfPrecision.store(try Checkpoint.open(path), dtype: config.dtype))
+}
+
+/// The checkpoint's sizes must be the configured ones, and its caption input the text encoder's output.
+func checkDenoiserSizes(_ c: STDiTConfig, path: String, name: String, config: GenerationConfig) throws {
+    let d = config.denoiser
+    if c.hiddenSize != d.hiddenSize || c.depth != d.depth || c.captionChannels != d.captionChannels || c.inChannels != d.inChannels {
+        throw PipelineError("\(path): checkpoint is \(name) with hidden \(c.hiddenSize), depth \(c.depth), caption channels \(c.captionChannels), in channels \(c.inChannels); the config expects \(d.hiddenSize), \(d.depth), \(d.captionChannels), \(d.inChannels) (model.denoiser)")
+    }
+    if config.textEncoder.modelMaxLength != c.modelMaxLength || config.textEncoder.dModel != c.captionChannels {
+        throw PipelineError("model.text_encoder: model_max_length \(config.textEncoder.modelMaxLength) / d_model \(config.textEncoder.dModel) do not match the denoiser's caption input (\(c.modelMaxLength) tokens of \(c.captionChannels))")
+    }
+}
+
+struct STDiTV1Model: DenoisingModel {
+    let model: STDiTV1
+
+    init(config: GenerationConfig) throws {
+        let (path, store) = try openDenoiserWeights(config)
+        model = try STDiTV1(weights: store, numHeads: config.denoiser.numHeads)
+        try checkDenoiserSizes(model.config, path: path, name: "STDiT (v1.0)", config: config)
+    }
+
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
+        let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
+        let model = self.model
+        return { x, t, frameMask in
+            try model(STDiTV1Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
+                                   frameMask: frameMaskRows(frameMask, frames: x.shape[2])))
+        }
+    }
+}
+
+struct STDiT2Model: DenoisingModel {
+    let model: STDiT2
+
+    init(config: GenerationConfig) throws {
+        let (path, store) = try openDenoiserWeights(config)
+        let d = config.denoiser
+        var c = try STDiTConfig.inferred(from: store, numHeads: d.numHeads, inputSqSize: d.inputSqSize)
+        if c.qkNorm != d.qkNorm {
+            throw PipelineError("\(path): checkpoint \(c.qkNorm ? "has" : "has no") q/k norm weights, but model.denoiser.qk_norm is \(d.qkNorm)")
+        }
+        c.qkNormLegacy = d.qkNormLegacy
+        model = try STDiT2(weights: store, config: c)
+        try checkDenoiserSizes(model.config, path: path, name: "STDiT2 (v1.1)", config: config)
+    }
+
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
+        let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
+        let model = self.model
+        return { x, t, frameMask in
+            try model(STDiT2Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
+                                  frameMask: frameMaskRows(frameMask, frames: x.shape[2]), numFrames: [info.frames],
+                                  height: [info.height], width: [info.width], aspectRatio: [info.aspectRatio], fps: [info.fps]))
+        }
+    }
+}
