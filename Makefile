@@ -25,9 +25,15 @@ test:
 demo: build
 	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4 --overwrite
 
+# The standard benchmark set (release build, random weights of the real shapes): one JSON line
+# per run in bench/results/. The STDiT3 and VAE runs take minutes each on 2 cores.
 bench: build
 	mkdir -p bench/results
 	$(BIN) bench --component sgemm --shape 4500,1152,1152 | tee bench/results/sgemm.json
+	$(BIN) bench --component sgemm --shape 4500,4608,1152 | tee -a bench/results/sgemm.json
+	$(BIN) bench --component stdit3-xl2 --latent 15x18x32 | tee bench/results/stdit3-xl2.json
+	$(BIN) bench --component vae-v1.2-decode --latent 15x18x32 | tee bench/results/vae-v1.2-decode.json
+	$(BIN) bench --component t5-xxl | tee bench/results/t5-xxl.json
 
 clean:
 	rm -rf .build
