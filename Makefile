@@ -40,7 +40,7 @@ clean:
 
 # Fuzzing: each libFuzzer target runs for FUZZ_SECONDS (default 60) from its seed corpus.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= FuzzSafetensors:safetensors FuzzWeightIndex:weight-index
+FUZZ_TARGETS ?= FuzzSafetensors:safetensors FuzzWeightIndex:weight-index FuzzImage:image FuzzConfig:config
 .PHONY: fuzz
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -74,9 +74,12 @@ if ProcessInfo.processInfo.environment["OPENSORA_FUZZ"] == "1" {
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzSafetensors", ["Weights"]),
         ("FuzzWeightIndex", ["Weights"]),
+        ("FuzzImage", ["VideoIO"]),
+        ("FuzzConfig", ["Pipeline"]),
     ]
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
     for (name, deps) in fuzzTargets {
-        package.targets.append(.executableTarget(name: name, dependencies: deps, path: "Fuzz/\(name)"))
+        package.targets.append(.executableTarget(name: name, dependencies: deps + ["FuzzDriver"], path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }
 }
