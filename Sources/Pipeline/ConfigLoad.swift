@@ -15,8 +15,39 @@ extension GenerationConfig {
         return try parse(yaml: text, source: path)
     }
 
+    /// Bounds a config before the YAML library sees it: its node builder recurses once per
+    /// nesting level, and a few thousand `[` overflow the stack (found by `make fuzz`).
+    static func checkSize(_ yaml: String, source: String) throws {
+        let maxBytes = 1 << 20, maxDepth = 64
+        guard yaml.utf8.count <= maxBytes else {
+            throw ConfigError(source: source, key: nil, "config is \(yaml.utf8.count) bytes; the limit is \(maxBytes)")
+        }
+        var depth = 0, deepest = 0, line = 1, quote: UInt8? = nil, comment = false
+        for b in yaml.utf8 {
+            if b == UInt8(ascii: "\n") { line += 1; comment = false; continue }
+            if comment { continue }
+            if let q = quote { if b == q { quote = nil }; continue }
+            switch b {
+            case UInt8(ascii: "#"): comment = true
+            case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = b
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+                if depth > maxDepth { throw ConfigError(source: source, line: line, key: nil, "nested more than \(maxDepth) levels deep") }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        // Block nesting: every level indents at least one column.
+        for (i, l) in yaml.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let indent = l.prefix { $0 == " " }.count
+            if indent > 4 * maxDepth { throw ConfigError(source: source, line: i + 1, key: nil, "indented more than \(4 * maxDepth) columns") }
+        }
+    }
+
     /// Parses and checks YAML text; `source` names it in errors.
     public static func parse(yaml: String, source: String) throws -> GenerationConfig {
+        try checkSize(yaml, source: source)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

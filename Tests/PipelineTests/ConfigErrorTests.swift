@@ -93,3 +93,18 @@ final class ConfigErrorTests: XCTestCase {
         XCTAssertThrowsError(try GenerationConfig.parseMaskStrategy("0,-1"))
     }
 }
+
+/// Inputs that crashed a fuzzer once; each must now fail with a clear error.
+final class ConfigFuzzRegressionTests: XCTestCase {
+    func testDeeplyNestedFlowCollectionsAreRefused() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/config-deep-nesting.yaml").path
+        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+        XCTAssertThrowsError(try GenerationConfig.parse(yaml: text, source: "deep.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("nested more than 64 levels"), "\(e)")
+        }
+        let deepBlock = (0..<300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n")
+        XCTAssertThrowsError(try GenerationConfig.parse(yaml: deepBlock, source: "block.yaml"))
+        XCTAssertNoThrow(try GenerationConfig.parse(yaml: "image_size: [32, 48]\nprompt: [\"a [b] {c}\"]\n", source: "ok.yaml"))
+    }
+}
