@@ -34,6 +34,7 @@ bench: build
 	$(BIN) bench --component stdit3-xl2 --latent 15x18x32 | tee bench/results/stdit3-xl2.json
 	$(BIN) bench --component vae-v1.2-decode --latent 15x18x32 | tee bench/results/vae-v1.2-decode.json
 	$(BIN) bench --component t5-xxl | tee bench/results/t5-xxl.json
+	$(BIN) bench --component pipeline-v1.2 --latent 15x18x32 --steps 1 | tee bench/results/pipeline-v1.2.json
 
 clean:
 	rm -rf .build

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: sgemm, stdit3-xl2, vae-v1.2-decode, t5-xxl, vae-v1.2-numerics, conv.")
+    @Option(help: "Component: sgemm, pipeline-v1.2, stdit3-xl2, vae-v1.2-decode, t5-xxl, vae-v1.2-numerics, conv.")
     var component: String = "sgemm"
     @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt.")
     var shape: String = "4500,1152,1152"
@@ -19,6 +19,8 @@ struct BenchCommand: ParsableCommand {
     var batch: Int = 2
     @Option(help: "stdit3-xl2: real caption tokens per sample (of 300).")
     var captionTokens: Int = 300
+    @Option(help: "pipeline-v1.2: sampling steps.")
+    var steps: Int = 1
     @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
     var conv: String = "auto"
     @Option(help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32).")
@@ -46,6 +48,8 @@ struct BenchCommand: ParsableCommand {
                 }
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
+            case "pipeline-v1.2":
+                try PipelineBench.run(latentSpec: latent, steps: steps)
             case "stdit3-xl2":
                 try STDiT3Bench.run(latent: latent, batch: batch, captionTokens: captionTokens, repeats: repeat_ ?? 1)
             case "t5-xxl":
@@ -68,7 +72,7 @@ struct BenchCommand: ParsableCommand {
             case "conv":
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
             default:
-                throw CLIError("unknown component '\(component)' (available: sgemm, stdit3-xl2, vae-v1.2-decode, t5-xxl, vae-v1.2-numerics, conv)")
+                throw CLIError("unknown component '\(component)' (available: sgemm, pipeline-v1.2, stdit3-xl2, vae-v1.2-decode, t5-xxl, vae-v1.2-numerics, conv)")
             }
         }
     }
