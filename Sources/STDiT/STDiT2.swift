@@ -112,14 +112,7 @@ public struct STDiT2: Sendable {
         return trunk.output(x, t: prepared.t, t0: prepared.t0, geometry: prepared.geometry)
     }
 
-    struct Prepared {
-        let geometry: Geometry
-        let t: Tensor, t0: Tensor?
-        let context: BlockContext
-        let tokens: Tensor
-    }
-
-    func prepare(_ input: STDiT2Input) throws -> Prepared {
+    func prepare(_ input: STDiT2Input) throws -> PreparedInput {
         let g = try trunk.geometry(latent: input.latent, timesteps: input.timesteps, caption: input.caption,
                                    captionMask: input.captionMask, frameMask: input.frameMask)
         let b = g.grid.batch
@@ -155,6 +148,6 @@ public struct STDiT2: Sendable {
         let baseSize = Int(Double(g.grid.spatial).squareRoot().rounded(.toNearestOrEven))
         let pos = positionEmbedding2D(dim: config.hiddenSize, h: g.patchesH, w: g.patchesW, scale: scale, baseSize: baseSize)
         let tokens = trunk.embedTokens(input.latent, grid: g.grid, positions: pos)
-        return Prepared(geometry: g, t: t, t0: t0Spatial, context: context, tokens: tokens)
+        return PreparedInput(geometry: g, t: t, t0: t0Spatial, context: context, tokens: tokens)
     }
 }

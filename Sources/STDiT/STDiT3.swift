@@ -92,17 +92,7 @@ public struct STDiT3: Sendable {
 
     // MARK: steps
 
-    /// Everything before the first block.
-    struct Prepared {
-        let geometry: Geometry
-        /// t_embedder(t) + fps_embedder(fps), and the same at t = 0 when frames are masked. [B, C]
-        let t: Tensor, t0: Tensor?
-        let context: BlockContext
-        /// Patch embedding + position embedding. [B * T * S, C]
-        let tokens: Tensor
-    }
-
-    func prepare(_ input: STDiT3Input) throws -> Prepared {
+    func prepare(_ input: STDiT3Input) throws -> PreparedInput {
         let g = try trunk.geometry(latent: input.latent, timesteps: input.timesteps, caption: input.caption,
                                    captionMask: input.captionMask, frameMask: input.frameMask)
         let b = g.grid.batch
@@ -118,7 +108,7 @@ public struct STDiT3: Sendable {
                                    rope: RotaryTable(freqs: ropeFreqs, count: g.grid.frames))
         let pos = positionEmbedding(h: g.patchesH, w: g.patchesW, height: input.height, width: input.width)
         let tokens = trunk.embedTokens(input.latent, grid: g.grid, positions: pos)
-        return Prepared(geometry: g, t: cond.t, t0: cond.t0, context: context, tokens: tokens)
+        return PreparedInput(geometry: g, t: cond.t, t0: cond.t0, context: context, tokens: tokens)
     }
 
     /// pos_embed for an h x w patch grid of a height x width pixel video:

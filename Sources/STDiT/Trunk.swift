@@ -13,6 +13,17 @@ struct Geometry {
     let latentSize: [Int]
 }
 
+/// Everything a model computes before its first block.
+struct PreparedInput {
+    let geometry: Geometry
+    /// The timestep embedding (with fps / size conditioning as the version adds it), and the same
+    /// at t = 0 when frames are masked. [B, C]
+    let t: Tensor, t0: Tensor?
+    let context: BlockContext
+    /// Patch embedding + position embedding. [B * T * S, C]
+    let tokens: Tensor
+}
+
 struct DiTTrunk {
     let inChannels: Int, outChannels: Int, hidden: Int, captionChannels: Int
     let patchSize: [Int]
