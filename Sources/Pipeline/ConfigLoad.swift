@@ -12,7 +12,25 @@ extension GenerationConfig {
         } catch {
             throw ConfigError(source: path, key: nil, "cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "not UTF-8 text or unreadable" : "no such file"))")
         }
-        return try parse(yaml: text, source: path)
+        var config = try parse(yaml: text, source: path)
+        config.resolveModelPaths(relativeTo: (path as NSString).deletingLastPathComponent)
+        return config
+    }
+
+    /// Relative model paths are read from the current directory, as Open-Sora does; one that names
+    /// nothing there but exists beside the config file is taken from there, so a config that ships
+    /// with its weights (configs/demo.yaml: `../models/demo/...`) works from any directory.
+    mutating func resolveModelPaths(relativeTo configDir: String) {
+        func resolved(_ path: String) -> String {
+            let fm = FileManager.default
+            guard !path.hasPrefix("/"), !fm.fileExists(atPath: path) else { return path }
+            let candidate = ((configDir.isEmpty ? "." : configDir) as NSString).appendingPathComponent(path)
+            return fm.fileExists(atPath: candidate) ? (candidate as NSString).standardizingPath : path
+        }
+        textEncoder.path = resolved(textEncoder.path)
+        textEncoder.tokenizer = textEncoder.tokenizer.map(resolved)
+        denoiser.path = resolved(denoiser.path)
+        vae.path = resolved(vae.path)
     }
 
     /// Bounds a config before the YAML library sees it: its node builder recurses once per

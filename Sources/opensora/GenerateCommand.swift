@@ -13,10 +13,11 @@ struct GenerateCommand: ParsableCommand {
         Settings come from --config (YAML, see docs/configuration.md); every flag below overrides its \
         config field and uses Open-Sora's own option name. Without --config the engine uses the \
         Open-Sora v1.2 defaults when the real weights are found (a path in the config, ./weights/, \
-        or the Hugging Face cache), and otherwise the tiny random-weight test models of configs/tiny.yaml, \
-        saying so.
+        or the Hugging Face cache), and otherwise the embedded demo model of configs/demo.yaml (64x64, \
+        16 frames, simple shapes and motions; docs/demo.md), saying so.
 
         Examples:
+          opensora generate --prompt "a yellow square moving up on a purple background"
           opensora generate --prompt "a red ball bouncing on a beach" --resolution 144p --num-frames 2s
           opensora generate --config configs/tiny.yaml --prompt "a red ball" --output out.mp4
           opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
@@ -26,7 +27,7 @@ struct GenerateCommand: ParsableCommand {
     var prompt: [String] = []
     @Option(name: .long, help: "Text file with one prompt per line.")
     var promptPath: String?
-    @Option(name: .long, help: "YAML config file (default: v1.2 defaults with real weights, else configs/tiny.yaml).")
+    @Option(name: .long, help: "YAML config file (default: v1.2 defaults with real weights, else configs/demo.yaml).")
     var config: String?
 
     @Option(name: .long, help: "Resolution preset: 144p, 240p, 360p, 480p, 720p, ...")
@@ -134,21 +135,22 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    /// --config, or the v1.2 defaults when their weights are here, or configs/tiny.yaml.
+    /// --config, or the v1.2 defaults when their weights are here, or the embedded demo model.
     func loadConfig() throws -> GenerationConfig {
         if let config { return try GenerationConfig.load(path: config) }
         let defaults = GenerationConfig.defaults
         if let missing = DefaultWeights.missingComponent(defaults) {
-            guard let tiny = DefaultWeights.locateRepoFile("configs/tiny.yaml") else {
-                throw CLIError("no --config given, the Open-Sora v1.2 weights were not found (\(missing)), and configs/tiny.yaml is not beside the engine; run `opensora weights download` or pass --config")
+            guard let demo = DefaultWeights.locateRepoFile("configs/demo.yaml") else {
+                throw CLIError("no --config given, the Open-Sora v1.2 weights were not found (\(missing)), and configs/demo.yaml is not beside the engine; run `opensora weights download` or pass --config")
             }
             FileHandle.standardError.write(Data("""
-            note: Open-Sora v1.2 weights not found (\(missing)); using the tiny random-weight test models \
-            of \(tiny). The video shows the engine working, not a picture of the prompt. \
-            Get the real weights with `opensora weights download` (docs/weights.md).
+            note: Open-Sora v1.2 weights not found (\(missing)); using the embedded demo model of \(demo): \
+            64x64, 16 frames, one shape (circle, square, triangle) in red, green, blue, yellow or white \
+            moving left/right/up/down, bouncing, growing or still on a black, gray, blue, green or purple \
+            background (docs/demo.md). Get the real weights with `opensora weights download` (docs/weights.md).
 
             """.utf8))
-            var c = try GenerationConfig.load(path: tiny)
+            var c = try GenerationConfig.load(path: demo)
             c.prompts = []
             return c
         }
