@@ -121,6 +121,18 @@ def sample(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
 
 
+def object_weight(alpha: torch.Tensor, w: float, grow: int = 5) -> torch.Tensor:
+    """Per-pixel loss weight: the object covers ~5% of a frame, so an unweighted loss learns the
+    background and blurs the object. The weight spreads a few pixels past the edge."""
+    grown = F.max_pool2d(alpha.flatten(0, -3)[:, None], grow, stride=1, padding=grow // 2).view_as(alpha)
+    return 1 + w * grown
+
+
+def weighted_rec_loss(rec: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    d = rec - target
+    return ((d * d + 0.5 * d.abs()) * weight).mean() / weight.mean()
+
+
 def stage_spatial(args) -> None:
     rng = seeded(args.seed, "spatial")
     cfg = DEMO["train"]["spatial"]
@@ -129,19 +141,22 @@ def stage_spatial(args) -> None:
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg["lr"], weight_decay=0.0)
     t0 = time.time()
     for step in range(cfg["steps"]):
-        clips, _, _ = S.batch(rng, cfg["clips"])
-        # a few frames of each clip: [N, 3, H, W]
+        clips, _, _, cover = S.batch(rng, cfg["clips"], alpha=True)
+        # a few frames of each clip: [N, 3, H, W], and the object's coverage [N, 1, H, W]
         idx = rng.integers(0, S.FRAMES, size=(cfg["clips"], cfg["frames_per_clip"]))
         frames = torch.from_numpy(np.stack([clips[i][:, j] for i in range(len(clips)) for j in idx[i]]))
+        alpha = torch.from_numpy(np.stack([cover[i][j] for i in range(len(clips)) for j in idx[i]]))[:, None]
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg["steps"], cfg["lr"], 100)
         mean, logvar = ae.encode_dist(frames)
         rec = ae.decode(sample(mean, logvar))
-        rec_loss = F.mse_loss(rec, frames) + 0.5 * F.l1_loss(rec, frames)
+        rec_loss = weighted_rec_loss(rec, frames, object_weight(alpha, cfg["object_weight"], cfg["grow"]))
         loss = rec_loss + cfg["kl_weight"] * kl(mean, logvar)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if step % 200 == 199:  # for looking at progress (see tools/train-demo/README.md)
+            torch.save(vae.state_dict(), os.path.join(args.work, "vae_spatial.partial.pt"))
         if step % 50 == 0 or step == cfg["steps"] - 1:
             log("spatial", f"step {step} rec {rec_loss.item():.5f} kl {kl(mean, logvar).item():.3f} ({time.time() - t0:.0f} s)")
     torch.save(vae.state_dict(), os.path.join(args.work, "vae_spatial.pt"))
@@ -166,14 +181,16 @@ def stage_temporal(args) -> None:
     opt = torch.optim.AdamW(tv.parameters(), lr=cfg["lr"], weight_decay=0.0)
     t0 = time.time()
     for step in range(cfg["steps"]):
-        clips, _, _ = S.batch(rng, cfg["clips"])
+        clips, _, _, cover = S.batch(rng, cfg["clips"], alpha=True)
         with torch.no_grad():
             xz = spatial_latents(vae, torch.from_numpy(clips))
+            # coverage on the latent grid: [B, 1, T, h, w]
+            alpha = F.max_pool2d(torch.from_numpy(cover), 8)[:, None]
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg["steps"], cfg["lr"], 100)
         mean, logvar = tv.encode_dist(xz)
         rec = tv.decode(sample(mean, logvar), num_frames=S.FRAMES)
-        rec_loss = F.mse_loss(rec, xz)
+        rec_loss = weighted_rec_loss(rec, xz, object_weight(alpha, cfg["object_weight"], cfg["grow"]))
         loss = rec_loss + cfg["kl_weight"] * kl(mean, logvar)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -218,6 +235,28 @@ def conditioning(b: int) -> dict:
             "width": torch.full((b,), float(S.SIZE))}
 
 
+def init_dit(dit) -> None:
+    """DiT / PixArt initialisation: xavier linears, small timestep and caption MLPs, and the
+    cross-attention outputs and final projection at zero, so every block starts as identity."""
+    for m in dit.modules():
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.xavier_uniform_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    w = dit.x_embedder.proj.weight
+    torch.nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+    for mlp in (dit.t_embedder.mlp, dit.fps_embedder.mlp):
+        torch.nn.init.normal_(mlp[0].weight, std=0.02)
+        torch.nn.init.normal_(mlp[2].weight, std=0.02)
+    torch.nn.init.normal_(dit.t_block[1].weight, std=0.02)
+    torch.nn.init.normal_(dit.y_embedder.y_proj.fc1.weight, std=0.02)
+    torch.nn.init.normal_(dit.y_embedder.y_proj.fc2.weight, std=0.02)
+    for block in list(dit.spatial_blocks) + list(dit.temporal_blocks):
+        torch.nn.init.zeros_(block.cross_attn.proj.weight)
+        torch.nn.init.zeros_(block.cross_attn.proj.bias)
+    torch.nn.init.zeros_(dit.final_layer.linear.weight)
+    torch.nn.init.zeros_(dit.final_layer.linear.bias)
+
+
 def stage_dit(args) -> None:
     rng = seeded(args.seed, "dit")
     cfg = DEMO["train"]["dit"]
@@ -227,7 +266,8 @@ def stage_dit(args) -> None:
     scenes = [S.Scene(**s) for s in data["scenes"]]
     tok = Tokenizer(args.work)
     t5, dit = make_t5(tok.sp.get_piece_size()), make_dit()
-    params = list(t5.parameters()) + list(dit.parameters())
+    init_dit(dit)
+    params = [p for p in list(t5.parameters()) + list(dit.parameters()) if p.requires_grad]
     log("dit", f"T5 {sum(p.numel() for p in t5.parameters()) / 1e6:.2f} M, STDiT3 {sum(p.numel() for p in dit.parameters()) / 1e6:.2f} M params")
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=0.0, betas=(0.9, 0.99))

@@ -167,20 +167,27 @@ def _coverage(shape: str, cx: float, cy: float, r: float) -> np.ndarray:
     return np.clip(0.5 - sdf, 0.0, 1.0)
 
 
-def render(scene: Scene) -> np.ndarray:
-    """Frames [3, T, H, W] float32 in [-1, 1]."""
+def render(scene: Scene, alpha: bool = False):
+    """Frames [3, T, H, W] float32 in [-1, 1] (and the object's coverage [T, H, W] if `alpha`)."""
     bg = np.array(BACKGROUNDS[scene.background], np.float32)[:, None, None] / 127.5 - 1
     fg = np.array(COLOURS[scene.colour], np.float32)[:, None, None] / 127.5 - 1
     out = np.empty((3, FRAMES, SIZE, SIZE), np.float32)
+    cover = np.empty((FRAMES, SIZE, SIZE), np.float32)
     for t in range(FRAMES):
-        a = _coverage(scene.shape, *_trajectory(scene, t))[None]
-        out[:, t] = bg * (1 - a) + fg * a
-    return out
+        cover[t] = _coverage(scene.shape, *_trajectory(scene, t))
+        out[:, t] = bg * (1 - cover[t]) + fg * cover[t]
+    return (out, cover) if alpha else out
 
 
-def batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[Scene], list[str]]:
+def batch(rng: np.random.Generator, n: int, alpha: bool = False):
+    """n random training scenes: clips [n, 3, T, H, W], scenes, captions (+ coverage [n, T, H, W])."""
     scenes = [random_scene(rng) for _ in range(n)]
-    return np.stack([render(s) for s in scenes]), scenes, [s.caption(rng) for s in scenes]
+    rendered = [render(s, alpha=True) for s in scenes]
+    clips = np.stack([r[0] for r in rendered])
+    captions = [s.caption(rng) for s in scenes]
+    if alpha:
+        return clips, scenes, captions, np.stack([r[1] for r in rendered])
+    return clips, scenes, captions
 
 
 def all_caption_texts() -> list[str]:
