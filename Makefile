@@ -26,7 +26,10 @@ demo: build
 	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4 --overwrite
 
 # The standard benchmark set (release build, random weights of the real shapes): one JSON line
-# per run in bench/results/. The STDiT3 and VAE runs take minutes each on 2 cores.
+# per run in bench/results/. The STDiT, VAE and pipeline runs take minutes each on 2 cores.
+# Older models: STDiT (v1.0) at its checkpoint's 16x512x512
+# (latent 16x64x64); STDiT2 (v1.1) and the v1.1 pipeline at 240p 2s: 240x426 -> latent 30x53 with
+# the 2D sd-vae (8x in space, none in time), 51 frames (NUM_FRAMES_MAP "2s") -> 51 latent frames.
 bench: build
 	mkdir -p bench/results
 	$(BIN) bench --component sgemm --shape 4500,1152,1152 | tee bench/results/sgemm.json
@@ -35,6 +38,9 @@ bench: build
 	$(BIN) bench --component vae-v1.2-decode --latent 15x18x32 | tee bench/results/vae-v1.2-decode.json
 	$(BIN) bench --component t5-xxl | tee bench/results/t5-xxl.json
 	$(BIN) bench --component pipeline-v1.2 --latent 15x18x32 --steps 1 | tee bench/results/pipeline-v1.2.json
+	$(BIN) bench --component stdit-xl2 --latent 16x64x64 | tee bench/results/stdit-xl2.json
+	$(BIN) bench --component stdit2-xl2 --latent 51x30x53 | tee bench/results/stdit2-xl2.json
+	$(BIN) bench --component pipeline-v1.1 --latent 51x30x53 --steps 1 | tee bench/results/pipeline-v1.1.json
 
 clean:
 	rm -rf .build

@@ -9,17 +9,21 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: sgemm, pipeline-v1.2, stdit3-xl2, vae-v1.2-decode, t5-xxl, vae-v1.2-numerics, conv.")
+    static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
+                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv"]
+
+    @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
     @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt.")
     var shape: String = "4500,1152,1152"
-    @Option(help: "stdit3-xl2, vae-v1.2-*: latent size TxHxW (latent frames x height/8 x width/8).")
+    @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
+                               discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
     var latent: String = "15x18x32"
-    @Option(help: "stdit3-xl2: batch (2 = the guidance batch: cond + null caption).")
+    @Option(help: "stdit*-xl2: batch (2 = the guidance batch: cond + null caption).")
     var batch: Int = 2
-    @Option(help: "stdit3-xl2: real caption tokens per sample (of 300).")
-    var captionTokens: Int = 300
-    @Option(help: "pipeline-v1.2: sampling steps.")
+    @Option(help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
+    var captionTokens: Int?
+    @Option(help: "pipeline-*: sampling steps.")
     var steps: Int = 1
     @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
     var conv: String = "auto"
@@ -33,6 +37,12 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if let threads { Runtime.setThreads(threads) }
+            if let pipeline = PipelineBench(rawValue: component) {
+                return try pipeline.run(latentSpec: latent, steps: steps)
+            }
+            if let denoiser = BenchDenoiser(rawValue: component) {
+                return try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens, repeats: repeat_ ?? 1)
+            }
             switch component {
             case "sgemm":
                 let dims = shape.split(separator: ",").compactMap { Int($0) }
@@ -48,10 +58,6 @@ struct BenchCommand: ParsableCommand {
                 }
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
-            case "pipeline-v1.2":
-                try PipelineBench.run(latentSpec: latent, steps: steps)
-            case "stdit3-xl2":
-                try STDiT3Bench.run(latent: latent, batch: batch, captionTokens: captionTokens, repeats: repeat_ ?? 1)
             case "t5-xxl":
                 // Random bf16 T5-v1.1-XXL (names and shapes from the weights manifest), written to a
                 // temporary folder (~9.5 GB) and removed afterwards.
@@ -72,7 +78,7 @@ struct BenchCommand: ParsableCommand {
             case "conv":
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
             default:
-                throw CLIError("unknown component '\(component)' (available: sgemm, pipeline-v1.2, stdit3-xl2, vae-v1.2-decode, t5-xxl, vae-v1.2-numerics, conv)")
+                throw CLIError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
             }
         }
     }

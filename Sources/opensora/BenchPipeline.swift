@@ -1,47 +1,81 @@
-// `opensora bench --component pipeline-v1.2`: the whole v1.2 pipeline (T5-XXL, STDiT3-XL/2,
-// VAE v1.2) through the same VideoGenerator as `generate`, with random bf16 weights of the real
-// shapes written to a scratch folder (13 GB, removed afterwards) and the fixtures' tokenizer.
-// Reports each stage's seconds and peak RSS; --steps sets the sampling steps (the reference's 30
-// cost 30x the one-step denoise figure).
+// `opensora bench --component pipeline-v1.2 | pipeline-v1.1`: a whole pipeline (T5-XXL, the
+// denoiser, the VAE) through the same VideoGenerator as `generate`, with random bf16 weights of
+// the real shapes written to a scratch folder (removed afterwards) and the fixtures' tokenizer.
+// v1.2: STDiT3-XL/2 + VAE v1.2 (rectified flow, the built-in defaults); v1.1: STDiT2-XL/2 +
+// sd-vae (IDDPM, configs/opensora-v1.1.yaml). Reports each stage's seconds and peak RSS; --steps
+// sets the sampling steps (the reference's 30 / 100 cost that many times the one-step denoise).
 
 import Foundation
 import Pipeline
 import TensorCore
 import Weights
 
-enum PipelineBench {
-    static func run(latentSpec: String, steps: Int) throws {
-        let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("opensora-pipeline-bench-\(getpid())").path
-        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(atPath: dir) }
+enum PipelineBench: String, CaseIterable {
+    case v12 = "pipeline-v1.2", v11 = "pipeline-v1.1"
+
+    /// nil = GenerationConfig.defaults (Open-Sora v1.2).
+    var configFile: String? {
+        switch self {
+        case .v12: return nil
+        case .v11: return "configs/opensora-v1.1.yaml"
+        }
+    }
+
+    var denoiserManifest: String {
+        switch self {
+        case .v12: return "stdit3-xl2-v1.2.json"
+        case .v11: return "stdit2-xl2-v1.1.json"
+        }
+    }
+
+    var vaeManifest: String {
+        switch self {
+        case .v12: return "vae-v1.2.json"
+        case .v11: return "sd-vae-ft-ema.json"
+        }
+    }
+
+    /// Video frames for T latent frames: the v1.2 VAE makes 17 of every 5, the 2D sd-vae one each.
+    func frames(latentFrames t: Int) -> Int {
+        switch self {
+        case .v12: return t / 5 * 17
+        case .v11: return t
+        }
+    }
+
+    func run(latentSpec: String, steps: Int) throws {
+        let dims = try parseLatentSize(latentSpec)
+        guard steps >= 1 else { throw CLIError("--steps must be at least 1, got \(steps)") }
+        guard frames(latentFrames: dims[0]) > 0 else {
+            throw CLIError("--latent for \(rawValue) needs at least 5 latent frames (17 video frames per 5), got '\(latentSpec)'")
+        }
         guard let tokenizer = DefaultWeights.locateRepoFile("Tests/Fixtures/golden/tokenizer.model") else {
             throw CLIError("Tests/Fixtures/golden/tokenizer.model not found (run from the repository root)")
         }
-        for (file, manifest) in [("t5.safetensors", "t5-v1_1-xxl.json"), ("stdit3.safetensors", "stdit3-xl2-v1.2.json"), ("vae.safetensors", "vae-v1.2.json")] {
-            FileHandle.standardError.write(Data("writing random bf16 \(manifest) to \(dir)/\(file)\n".utf8))
-            let store = try RandomBF16Store(shapes: try STDiT3Bench.manifestShapes(manifest), seed: 7)
-            try SafetensorsWriter().write(store.names.map { name in
-                SafetensorsWriter.Item(name: name, dtype: .bf16, shape: store.info(name)!.shape) {
-                    let w = try store.weight(name)
-                    return Data(bytes: w.raw, count: w.count * 2)
-                }
-            }, to: "\(dir)/\(file)")
-        }
-
-        let dims = latentSpec.split(separator: "x").compactMap { Int($0) }
-        guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { throw CLIError("--latent must be TxHxW, got '\(latentSpec)'") }
         var config = GenerationConfig.defaults
+        if let file = configFile {
+            guard let path = DefaultWeights.locateRepoFile(file) else { throw CLIError("\(file) not found (run from the repository root)") }
+            config = try GenerationConfig.load(path: path)
+        }
+        // The whole config is checked before the weights (10+ GB) are written.
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("opensora-pipeline-bench-\(getpid())").path
         var o = ConfigOverrides()
         o.textEncoderPath = "\(dir)/t5.safetensors"
         o.tokenizer = tokenizer
-        o.denoiserPath = "\(dir)/stdit3.safetensors"
+        o.denoiserPath = "\(dir)/denoiser.safetensors"
         o.vaePath = "\(dir)/vae.safetensors"
         o.imageSize = [dims[1] * 8, dims[2] * 8]
-        o.numFrames = String(dims[0] / 5 * 17)
+        o.numFrames = String(frames(latentFrames: dims[0]))
         o.numSamplingSteps = steps
         o.outputPath = "\(dir)/out.mp4"
         try config.apply(overrides: o)
+
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: dir) }
+        for (file, manifest) in [("t5", "t5-v1_1-xxl.json"), ("denoiser", denoiserManifest), ("vae", vaeManifest)] {
+            try BenchManifest.writeRandom(manifest, to: "\(dir)/\(file).safetensors", seed: 7)
+        }
         let generator = try VideoGenerator(config: config)
         ResourceUsage.resetPeak()
         let t0 = ResourceUsage.now()
@@ -49,6 +83,6 @@ enum PipelineBench {
         let total = ResourceUsage.now() - t0
         let stages = generator.reports.map { #"{"stage":"\#($0.name)","seconds":\#($0.seconds),"peak_rss_bytes":\#($0.peakRSSBytes)}"# }
         let peak = generator.reports.map(\.peakRSSBytes).max() ?? 0
-        print(#"{"component":"pipeline-v1.2","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"stages":[\#(stages.joined(separator: ","))],"threads":\#(Runtime.threads)}"#)
+        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"stages":[\#(stages.joined(separator: ","))],"threads":\#(Runtime.threads)}"#)
     }
 }

@@ -1,0 +1,125 @@
+// `opensora bench --component stdit3-xl2 | stdit2-xl2 | stdit-xl2`: one forward of the v1.2,
+// v1.1 or v1.0 XL/2 denoiser with random bf16 weights of the real shapes
+// (configs/manifests/*.json), held in memory.
+
+import Foundation
+import STDiT
+import TensorCore
+import Weights
+
+/// The denoisers the benchmark can run: which weights, which sizes, how to call, how to count.
+enum BenchDenoiser: String, CaseIterable {
+    case stdit3 = "stdit3-xl2", stdit2 = "stdit2-xl2", stditV1 = "stdit-xl2"
+
+    var manifest: String {
+        switch self {
+        case .stdit3: return "stdit3-xl2-v1.2.json"
+        case .stdit2: return "stdit2-xl2-v1.1.json"
+        case .stditV1: return "stdit-xl2-v1.0.json"
+        }
+    }
+
+    var config: STDiTConfig {
+        switch self {
+        case .stdit3: return .xl2
+        case .stdit2: return .stdit2XL2
+        case .stditV1: return .stditXL2
+        }
+    }
+
+    /// The manifest's tensors, with v1.0's fixed position tables (checkpoint buffers, made for
+    /// 16x64x64) resized to the latent's patch grid: [1, S, C] and [1, T, C].
+    func shapes(latent: [Int]) throws -> [(String, [Int])] {
+        let shapes = try BenchManifest.shapes(manifest)
+        guard self == .stditV1 else { return shapes }
+        let c = config, p = c.patchSize
+        let (t, s) = ((latent[0] + p[0] - 1) / p[0], ((latent[1] + p[1] - 1) / p[1]) * ((latent[2] + p[2] - 1) / p[2]))
+        return shapes.map { name, shape in
+            switch name {
+            case "pos_embed": return (name, [1, s, c.hiddenSize])
+            case "pos_embed_temporal": return (name, [1, t, c.hiddenSize])
+            default: return (name, shape)
+            }
+        }
+    }
+
+    /// Builds the model over `store` and returns one forward call on these inputs.
+    /// latent: [B, C_in, T, H, W]; caption: [B, L, C_cap] with B = the batch after guidance.
+    func forward(store: WeightStore, latent: Tensor, timesteps: [Float], caption: Tensor,
+                 mask: [[Bool]]) throws -> () throws -> Tensor {
+        let (t, h, w) = (latent.shape[2], latent.shape[3], latent.shape[4])
+        let (height, width) = (Float(8 * h), Float(8 * w))
+        switch self {
+        case .stdit3:
+            let model = try STDiT3(weights: store, config: config)
+            let input = STDiT3Input(latent: latent, timesteps: timesteps, caption: caption, captionMask: mask,
+                                    fps: [24], height: height, width: width)
+            return { try model(input) }
+        case .stdit2:
+            let model = try STDiT2(weights: store, config: config)
+            let input = STDiT2Input(latent: latent, timesteps: timesteps, caption: caption, captionMask: mask,
+                                    numFrames: [Float(t)], height: [height], width: [width],
+                                    aspectRatio: [height / width], fps: [24])
+            return { try model(input) }
+        case .stditV1:
+            let model = try STDiTV1(weights: store, config: config)
+            let input = STDiTV1Input(latent: latent, timesteps: timesteps, caption: caption, captionMask: mask)
+            return { try model(input) }
+        }
+    }
+
+    /// The null caption of the built weights, for the guidance batch. [L, C_cap]
+    func nullCaption(_ store: WeightStore) throws -> WeightTensor {
+        try store.weight("y_embedder.y_embedding", shape: [config.modelMaxLength, config.captionChannels])
+    }
+
+    func flops(batch: Int, latent d: [Int], captionTokens: Int) -> Double {
+        switch self {
+        case .stdit3: return config.forwardFLOPs(batch: batch, frames: d[0], height: d[1], width: d[2], captionTokens: captionTokens)
+        case .stdit2: return config.stdit2ForwardFLOPs(batch: batch, frames: d[0], height: d[1], width: d[2], captionTokens: captionTokens)
+        case .stditV1: return config.stditV1ForwardFLOPs(batch: batch, frames: d[0], height: d[1], width: d[2], captionTokens: captionTokens)
+        }
+    }
+}
+
+enum DenoiserBench {
+    /// Prints one JSON line: component, latent, batch, caption_tokens, seconds (best of `repeats`),
+    /// cpu_seconds, gflops (the model's FLOP count / seconds), tflop, peak_rss_bytes (VmHWM), threads.
+    /// `captionTokens` nil = all of the model's caption length.
+    static func run(_ denoiser: BenchDenoiser, latent spec: String, batch: Int, captionTokens: Int?, repeats: Int) throws {
+        let dims = try parseLatentSize(spec)
+        guard batch >= 1 else { throw CLIError("--batch must be at least 1, got \(batch)") }
+        let config = denoiser.config
+        let tokens = captionTokens ?? config.modelMaxLength
+        guard (1...config.modelMaxLength).contains(tokens) else {
+            throw CLIError("--caption-tokens must be in 1...\(config.modelMaxLength) for \(denoiser.rawValue), got \(tokens)")
+        }
+        let store = try RandomBF16Store(shapes: try denoiser.shapes(latent: dims), seed: 42)
+
+        // Conditional caption with `tokens` real tokens; batch 2 is the guidance batch (cond +
+        // null caption, the mask reused), as the samplers call it.
+        let condBatch = batch == 2 ? 1 : batch
+        var latent = BenchManifest.randomTensor([condBatch, config.inChannels] + dims, seed: 1, scale: 1)
+        var caption = BenchManifest.randomTensor([condBatch, config.modelMaxLength, config.captionChannels], seed: 2, scale: 0.2)
+        var mask = [[Bool]](repeating: (0..<config.modelMaxLength).map { $0 < tokens }, count: condBatch)
+        if batch == 2 {
+            let guided = try guidanceCaption(caption, mask: mask, null: try denoiser.nullCaption(store))
+            (caption, mask) = (guided.caption, guided.mask ?? mask + mask)
+            latent = concat([latent, latent], axis: 0)
+        }
+        let forward = try denoiser.forward(store: store, latent: latent, timesteps: [Float](repeating: 900, count: batch),
+                                           caption: caption, mask: mask)
+
+        var best = Double.infinity, bestCPU = Double.infinity
+        var out = Tensor(zeros: [0])
+        for _ in 0..<max(1, repeats) {
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuSeconds()
+            out = try forward()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            bestCPU = min(bestCPU, cpuSeconds() - c0)
+        }
+        guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("\(denoiser.rawValue) produced non-finite values") }
+        let flops = denoiser.flops(batch: batch, latent: dims, captionTokens: tokens)
+        print(#"{"component":"\#(denoiser.rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"batch":\#(batch),"caption_tokens":\#(tokens),"weights":"bf16","seconds":\#(best),"cpu_seconds":\#(bestCPU),"gflops":\#(flops / best / 1e9),"tflop":\#(flops / 1e12),"peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads)}"#)
+    }
+}
