@@ -50,6 +50,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--random", action="store_true", help="untrained T5 + STDiT3 (the chance baseline)")
+    p.add_argument("--partial", action="store_true", help="the dit stage's last progress checkpoint")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = torch.load(os.path.join(args.work, "latents.pt"))
@@ -59,7 +60,7 @@ def main() -> None:
     tok = train.Tokenizer(args.work)
     t5, dit = train.make_t5(tok.sp.get_piece_size()), train.make_dit()
     if not args.random:
-        states = torch.load(os.path.join(args.work, "dit.pt"))
+        states = torch.load(os.path.join(args.work, "dit.partial.pt" if args.partial else "dit.pt"))
         t5.load_state_dict(states["t5"])
         dit.load_state_dict(states["dit"])
     for m in (vae, t5, dit):

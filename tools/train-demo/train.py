@@ -258,7 +258,25 @@ def init_dit(dit) -> None:
 
 
 def stage_dit(args) -> None:
-    rng = seeded(args.seed, "dit")
+    cfg = DEMO["train"]["dit"]
+    train_dit(args, "dit", cfg["steps"], cfg["lr"], warmup=200, start=None)
+
+
+def stage_dit_more(args) -> None:
+    """Continues from dit.pt (its EMA weights start both the live and the EMA copy; a fresh
+    optimiser; peak lr halved) for --dit-more-steps; the first run's result is kept as dit.first.pt."""
+    import shutil
+
+    path = os.path.join(args.work, "dit.pt")
+    first = os.path.join(args.work, "dit.first.pt")
+    if not os.path.exists(first):
+        shutil.copy(path, first)
+    cfg = DEMO["train"]["dit"]
+    train_dit(args, "dit_more", args.dit_more_steps, cfg["lr"] / 2, warmup=100, start=torch.load(path))
+
+
+def train_dit(args, stage: str, steps: int, peak_lr: float, warmup: int, start) -> None:
+    rng = seeded(args.seed, stage)
     cfg = DEMO["train"]["dit"]
     data = torch.load(os.path.join(args.work, "latents.pt"))
     shift = data["shift"].view(1, -1, 1, 1, 1)
@@ -266,15 +284,19 @@ def stage_dit(args) -> None:
     scenes = [S.Scene(**s) for s in data["scenes"]]
     tok = Tokenizer(args.work)
     t5, dit = make_t5(tok.sp.get_piece_size()), make_dit()
-    init_dit(dit)
+    if start is None:
+        init_dit(dit)
+    else:
+        t5.load_state_dict(start["t5"])
+        dit.load_state_dict(start["dit"])
     params = [p for p in list(t5.parameters()) + list(dit.parameters()) if p.requires_grad]
     log("dit", f"T5 {sum(p.numel() for p in t5.parameters()) / 1e6:.2f} M, STDiT3 {sum(p.numel() for p in dit.parameters()) / 1e6:.2f} M params")
     ema = [p.detach().clone() for p in params]
-    opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=0.0, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW(params, lr=peak_lr, weight_decay=0.0, betas=(0.9, 0.99))
     n = len(scenes)
     t0 = time.time()
     running = 0.0
-    for step in range(cfg["steps"]):
+    for step in range(steps):
         idx = rng.integers(0, n, size=cfg["batch"])
         x0 = (sample(data["mean"][idx], data["logvar"][idx]) - shift) / scale
         ids, mask = tok([scenes[i].caption(rng) for i in idx])
@@ -287,7 +309,7 @@ def stage_dit(args) -> None:
         xt = (1 - tt) * x0 + tt * noise
         drop = torch.rand(b) < cfg["caption_dropout"]
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg["steps"], cfg["lr"], 200)
+            g["lr"] = lr_at(step, steps, peak_lr, warmup)
         y = t5(ids, mask)[:, None]  # [B, 1, L, C]
         out = dit(xt, t, y, mask, None, drop_caption=drop, **conditioning(b))
         v = out.chunk(2, dim=1)[0]
@@ -296,23 +318,24 @@ def stage_dit(args) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        decay = min(cfg["ema"], (1 + step) / (10 + step))
+        decay = cfg["ema"] if start is not None else min(cfg["ema"], (1 + step) / (10 + step))
         with torch.no_grad():
             for e, p in zip(ema, params):
                 e.lerp_(p.detach(), 1 - decay)
         running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
-        if step % 100 == 0 or step == cfg["steps"] - 1:
-            log("dit", f"step {step} loss {running:.4f} lr {opt.param_groups[0]['lr']:.2e} ({time.time() - t0:.0f} s)")
-        if (step + 1) % 1000 == 0 or step == cfg["steps"] - 1:
-            save_dit(args, t5, dit, ema, params)
+        if step % 100 == 0 or step == steps - 1:
+            log(stage, f"step {step} loss {running:.4f} lr {opt.param_groups[0]['lr']:.2e} ({time.time() - t0:.0f} s)")
+        if (step + 1) % 1000 == 0 and step != steps - 1:
+            save_dit(args, t5, dit, ema, params, "dit.partial.pt")  # EMA weights so far (evaluate.py --partial)
+    save_dit(args, t5, dit, ema, params, "dit.pt")
 
 
-def save_dit(args, t5, dit, ema, params) -> None:
+def save_dit(args, t5, dit, ema, params, name: str) -> None:
     with torch.no_grad():
         live = [p.detach().clone() for p in params]
         for e, p in zip(ema, params):
             p.copy_(e)
-        torch.save({"t5": t5.state_dict(), "dit": dit.state_dict()}, os.path.join(args.work, "dit.pt"))
+        torch.save({"t5": t5.state_dict(), "dit": dit.state_dict()}, os.path.join(args.work, name))
         for v, p in zip(live, params):
             p.copy_(v)
 
@@ -362,6 +385,7 @@ STAGES = {
     "temporal": (stage_temporal, "vae.pt"),
     "latents": (stage_latents, "latents.pt"),
     "dit": (stage_dit, "dit.pt"),
+    "dit_more": (stage_dit_more, None),
     "export": (stage_export, None),
 }
 
@@ -377,9 +401,14 @@ def main() -> None:
     p.add_argument("--out", default="models/demo", help="where the exported model goes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset, in order")
+    p.add_argument("--stages", default="tokenizer,spatial,temporal,latents,dit,export",
+                   help=f"comma-separated subset, in order, of {','.join(STAGES)} (dit_more only when named)")
     p.add_argument("--force", default="", help="comma-separated stages to rerun even if done")
+    p.add_argument("--dit-more-steps", type=int, default=1000, help="steps of the optional dit_more stage")
+    p.add_argument("--dit-steps", type=int, default=None, help=f"override the dit stage's steps ({DEMO['train']['dit']['steps']})")
     args = p.parse_args()
+    if args.dit_steps:
+        DEMO["train"]["dit"]["steps"] = args.dit_steps
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
     force = set(filter(None, args.force.split(",")))

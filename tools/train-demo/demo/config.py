@@ -16,6 +16,6 @@ DEMO = {
         "spatial": {"steps": 1400, "clips": 16, "frames_per_clip": 2, "lr": 1e-3, "kl_weight": 1e-6, "object_weight": 20.0, "grow": 5},
         "temporal": {"steps": 800, "clips": 8, "lr": 1e-3, "kl_weight": 1e-6, "object_weight": 20.0, "grow": 3},
         "latents": {"clips": 4000},
-        "dit": {"steps": 5000, "batch": 64, "lr": 6e-4, "caption_dropout": 0.1, "ema": 0.999},
+        "dit": {"steps": 4000, "batch": 64, "lr": 6e-4, "caption_dropout": 0.1, "ema": 0.999},
     },
 }
