@@ -9,14 +9,12 @@ mkdir -p "$OUT"
 i=0
 while IFS= read -r prompt; do
   i=$((i + 1))
-  "$BIN" generate --config configs/demo.yaml --prompt "$prompt" --seed 42 --format png --output "$tmp/p$i" --overwrite --quiet >/dev/null
-  ffmpeg -loglevel error -y -start_number 0 -i "$tmp/p${i}_%04d.png" \
+  "$BIN" generate --config configs/demo.yaml --prompt "$prompt" --seed 42 --format png --output "$tmp/p$i" --overwrite --quiet </dev/null >/dev/null
+  ffmpeg -nostdin -loglevel error -y -start_number 0 -i "$tmp/p${i}_%04d.png" \
     -vf "select='not(mod(n\,5))',scale=128:128:flags=neighbor,pad=132:128:0:0:white,tile=4x1" -frames:v 1 "$OUT/demo-$i.png"
   echo "$OUT/demo-$i.png: $prompt"
 done <<'PROMPTS'
 a red circle moving right on a blue background
 a green square moving left on a black background
 a blue triangle moving up on a gray background
-a yellow circle moving down on a purple background
-a white square moving right on a green background
 PROMPTS
