@@ -14,20 +14,13 @@ final class DemoBehaviourTests: XCTestCase {
     /// and in tools/train-demo/evaluate.py. Raise this to 0.8 with the next, longer-trained model.
     static let requiredFraction = 0.75
 
-    static let heldOut: [(colour: String, shape: String, direction: String, background: String)] = [
-        ("red", "circle", "right", "blue"),
-        ("green", "square", "left", "black"),
-        ("blue", "triangle", "up", "gray"),
-        ("yellow", "circle", "down", "purple"),
-        ("white", "square", "right", "green"),
-        ("red", "triangle", "left", "gray"),
-        ("green", "circle", "up", "purple"),
-        ("blue", "square", "down", "black"),
-        ("yellow", "triangle", "right", "black"),
-        ("white", "circle", "left", "blue"),
-        ("red", "square", "up", "green"),
-        ("yellow", "square", "left", "gray"),
-    ]
+    /// The held-out combinations, as the training tool recorded them (models/demo/training.json).
+    static let heldOut: [(colour: String, shape: String, direction: String, background: String)] = {
+        guard let data = FileManager.default.contents(atPath: repoRoot + "/models/demo/training.json"),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let rows = obj["held_out"] as? [[String]] else { return [] }
+        return rows.filter { $0.count == 4 }.map { ($0[0], $0[1], $0[2], $0[3]) }
+    }()
     static var prompts: [String] {
         heldOut.map { "a \($0.colour) \($0.shape) moving \($0.direction) on a \($0.background) background" }
     }
@@ -57,6 +50,7 @@ final class DemoBehaviourTests: XCTestCase {
     }
 
     func testDemoModelFollowsHeldOutPrompts() throws {
+        XCTAssertEqual(Self.heldOut.count, 12, "models/demo/training.json lists no held-out prompts")
         let trained = try score(demoConfig(), label: "demo model")
         XCTAssertGreaterThanOrEqual(trained.both, Self.requiredFraction, "the demo model shows the prompt's colour and direction in too few clips")
 
@@ -167,17 +161,8 @@ enum ClipProbe {
     static func distance(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }
 }
 
-/// A small seeded generator for the baseline weights (Box-Muller normals).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Normal draws for the baseline weights (Box-Muller).
+extension SplitMix64 {
     mutating func nextGaussian() -> Float {
         let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300), u2 = Double(next() >> 11) / Double(1 << 53)
         return Float((-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2))
