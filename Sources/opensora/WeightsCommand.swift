@@ -33,7 +33,7 @@ struct WeightsCommand: ParsableCommand {
             abstract: "Check a checkpoint against weights-manifest.json: missing, unexpected and mis-shaped tensors.")
         @Argument(help: "Checkpoint file or folder.")
         var path: String
-        @Option(help: "Component in the manifest (t5-v1_1-xxl, stdit3-xl2-v1.2, vae-v1.2, stdit-xl2-v1.0, stdit2-xl2-v1.1). Guessed from the tensor names if omitted.")
+        @Option(help: "Component in the manifest (t5-v1_1-xxl, stdit3-xl2-v1.2, vae-v1.2, stdit-xl2-v1.0, stdit2-xl2-v1.1, sd-vae-ft-ema). Guessed from the tensor names if omitted.")
         var component: String?
         @Option(help: "Path of weights-manifest.json (default: found beside the engine).")
         var manifest: String?
