@@ -259,23 +259,23 @@ def init_dit(dit) -> None:
 
 def stage_dit(args) -> None:
     cfg = DEMO["train"]["dit"]
-    train_dit(args, "dit", cfg["steps"], cfg["lr"], warmup=200, start=None)
+    train_dit(args, "dit", cfg["steps"], cfg["lr"], warmup=200, start=None, out="dit.first.pt")
 
 
 def stage_dit_more(args) -> None:
-    """Continues from dit.pt (its EMA weights start both the live and the EMA copy; a fresh
-    optimiser; peak lr halved) for --dit-more-steps; the first run's result is kept as dit.first.pt."""
+    """A second cycle from the dit stage's result (dit.first.pt; its EMA weights start both the
+    live and the EMA copy; a fresh optimiser; config dit_more: steps, peak lr, warmup) -> dit.pt."""
     import shutil
 
-    path = os.path.join(args.work, "dit.pt")
     first = os.path.join(args.work, "dit.first.pt")
-    if not os.path.exists(first):
-        shutil.copy(path, first)
-    cfg = DEMO["train"]["dit"]
-    train_dit(args, "dit_more", args.dit_more_steps, cfg["lr"] / 2, warmup=100, start=torch.load(path))
+    cfg = DEMO["train"]["dit_more"]
+    if cfg["steps"] == 0:
+        shutil.copy(first, os.path.join(args.work, "dit.pt"))
+        return
+    train_dit(args, "dit_more", cfg["steps"], cfg["lr"], warmup=cfg["warmup"], start=torch.load(first), out="dit.pt")
 
 
-def train_dit(args, stage: str, steps: int, peak_lr: float, warmup: int, start) -> None:
+def train_dit(args, stage: str, steps: int, peak_lr: float, warmup: int, start, out: str) -> None:
     rng = seeded(args.seed, stage)
     cfg = DEMO["train"]["dit"]
     data = torch.load(os.path.join(args.work, "latents.pt"))
@@ -327,7 +327,7 @@ def train_dit(args, stage: str, steps: int, peak_lr: float, warmup: int, start) 
             log(stage, f"step {step} loss {running:.4f} lr {opt.param_groups[0]['lr']:.2e} ({time.time() - t0:.0f} s)")
         if (step + 1) % 1000 == 0 and step != steps - 1:
             save_dit(args, t5, dit, ema, params, "dit.partial.pt")  # EMA weights so far (evaluate.py --partial)
-    save_dit(args, t5, dit, ema, params, "dit.pt")
+    save_dit(args, t5, dit, ema, params, out)
 
 
 def save_dit(args, t5, dit, ema, params, name: str) -> None:
@@ -384,8 +384,8 @@ STAGES = {
     "spatial": (stage_spatial, "vae_spatial.pt"),
     "temporal": (stage_temporal, "vae.pt"),
     "latents": (stage_latents, "latents.pt"),
-    "dit": (stage_dit, "dit.pt"),
-    "dit_more": (stage_dit_more, None),
+    "dit": (stage_dit, "dit.first.pt"),
+    "dit_more": (stage_dit_more, "dit.pt"),
     "export": (stage_export, None),
 }
 
@@ -401,18 +401,29 @@ def main() -> None:
     p.add_argument("--out", default="models/demo", help="where the exported model goes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--stages", default="tokenizer,spatial,temporal,latents,dit,export",
-                   help=f"comma-separated subset, in order, of {','.join(STAGES)} (dit_more only when named)")
-    p.add_argument("--force", default="", help="comma-separated stages to rerun even if done")
-    p.add_argument("--dit-more-steps", type=int, default=1000, help="steps of the optional dit_more stage")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset, in order, of {','.join(STAGES)}")
+    p.add_argument("--force", default="", help="comma-separated stages to rerun even if done (the stages after it too)")
     p.add_argument("--dit-steps", type=int, default=None, help=f"override the dit stage's steps ({DEMO['train']['dit']['steps']})")
+    p.add_argument("--dit-more-steps", type=int, default=None,
+                   help=f"override the dit_more stage's steps ({DEMO['train']['dit_more']['steps']}; 0 skips it)")
     args = p.parse_args()
     if args.dit_steps:
         DEMO["train"]["dit"]["steps"] = args.dit_steps
+    if args.dit_more_steps is not None:
+        DEMO["train"]["dit_more"]["steps"] = args.dit_more_steps
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
     force = set(filter(None, args.force.split(",")))
-    for name in args.stages.split(","):
+    stages = args.stages.split(",")
+    for name in stages:
+        if name not in STAGES:
+            p.error(f"unknown stage '{name}'; stages: {','.join(STAGES)}")
+    # A rerun stage invalidates what later stages made from its output.
+    order = list(STAGES)
+    if force:
+        first_forced = min(order.index(f) for f in force if f in STAGES)
+        force |= set(order[first_forced:])
+    for name in stages:
         fn, output = STAGES[name]
         if output and os.path.exists(os.path.join(args.work, output)) and name not in force:
             log(name, "done already, skipped")

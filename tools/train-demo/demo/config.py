@@ -17,5 +17,8 @@ DEMO = {
         "temporal": {"steps": 800, "clips": 8, "lr": 1e-3, "kl_weight": 1e-6, "object_weight": 20.0, "grow": 3},
         "latents": {"clips": 4000},
         "dit": {"steps": 4000, "batch": 64, "lr": 6e-4, "caption_dropout": 0.1, "ema": 0.999},
+        # A second cosine cycle from the first one's EMA weights, at half the peak lr: direction
+        # accuracy on held-out prompts went 10/12 -> 12/12 (a 600-step cycle changed nothing).
+        "dit_more": {"steps": 4000, "lr": 3e-4, "warmup": 100},
     },
 }
