@@ -23,7 +23,7 @@ public enum T5Benchmark {
         public var json: String {
             #"{"component":"t5-xxl","tokens":\#(tokens),"layers":\#(config.layers),"d_model":\#(config.dModel),"checkpoint_bytes":\#(checkpointBytes),"#
                 + #""write_seconds":\#(fmt(writeSeconds)),"load_seconds":\#(fmt(loadSeconds)),"encode_seconds":\#(fmt(encodeSeconds)),"#
-                + #""peak_rss_before_load_bytes":\#(peakRSSBeforeLoad),"peak_rss_bytes":\#(peakRSS),"threads":\#(Runtime.threads),"checksum":\#(outputChecksum)}"#
+                + #""peak_rss_before_load_bytes":\#(peakRSSBeforeLoad),"peak_rss_bytes":\#(peakRSS),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)","checksum":\#(outputChecksum)}"#
         }
         private func fmt(_ v: Double) -> String { String(format: "%.3f", v) }
     }

@@ -3,18 +3,69 @@
 // Our loops fork-join with DispatchQueue.concurrentPerform (cheap: ~25 ns an iteration, the caller
 // takes part). OpenBLAS has its own threads; we never run both at once: GEMMs are called from one
 // thread, and loops that call small GEMMs from several workers wrap themselves in
-// `BLAS.singleThreaded`.
+// `BLAS.singleThreaded`. The alternative, `GEMMThreading.engine` (env
+// OPENSORA_GEMM_THREADING=engine), keeps OpenBLAS single-threaded and splits each large GEMM over
+// our workers, so only one pool exists: it saves ~5% CPU time (no idle OpenBLAS worker spinning)
+// but each slice packs the shared operand itself, and it measured no faster (docs/performance.md).
 
 import Foundation
 import Dispatch
+import Synchronization
+
+/// Who parallelises a large GEMM.
+public enum GEMMThreading: String, Sendable, CaseIterable {
+    /// OpenBLAS's own thread pool (its idle workers spin for a while after each call). The default.
+    case openblas
+    /// OpenBLAS single-threaded; `sgemm` splits the product into one slice per engine worker.
+    case engine
+}
 
 public enum Runtime {
-    /// Threads for the engine's own loops and for OpenBLAS. Defaults to the number of cores.
+    /// Threads for the engine's own loops and for GEMMs. Defaults to the number of cores.
     nonisolated(unsafe) public private(set) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Defaults to `.openblas`; the environment variable OPENSORA_GEMM_THREADING=openblas|engine
+    /// overrides it (for comparisons).
+    nonisolated(unsafe) public private(set) static var gemmThreading: GEMMThreading =
+        ProcessInfo.processInfo.environment["OPENSORA_GEMM_THREADING"].flatMap(GEMMThreading.init(rawValue:)) ?? .openblas
 
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
-        BLAS.setThreads(threads)
+        applyBLASThreads()
+    }
+
+    public static func setGEMMThreading(_ mode: GEMMThreading) {
+        gemmThreading = mode
+        applyBLASThreads()
+    }
+
+    static func applyBLASThreads() {
+        BLAS.setThreads(gemmThreading == .engine ? 1 : threads)
+    }
+
+    /// Applies the thread settings to OpenBLAS once, before the first GEMM (OpenBLAS starts with
+    /// one thread per core). Touching it is free after the first time.
+    public static let configured: Bool = {
+        applyBLASThreads()
+        return true
+    }()
+
+    /// True while a `parallelFor` or a split GEMM is running (in any thread): work started then
+    /// stays on the thread that asked (no nested fork-join, no GEMM split), so 2 cores never run
+    /// 4 busy threads. A process-wide count rather than a thread-local mark: pthread key 0 came
+    /// back already set on the main thread of the engine (another library uses it uncreated).
+    @inlinable
+    public static var parallelRegionActive: Bool { activeParallelRegions.load(ordering: .relaxed) > 0 }
+
+    @usableFromInline
+    static let activeParallelRegions = Atomic<Int>(0)
+
+    /// Runs `body` counted as a parallel region.
+    @inlinable
+    public static func inParallelRegion(_ body: () -> Void) {
+        activeParallelRegions.add(1, ordering: .relaxed)
+        body()
+        activeParallelRegions.subtract(1, ordering: .relaxed)
     }
 }
 
@@ -31,10 +82,12 @@ public struct SendablePointer<T>: @unchecked Sendable {
 public func parallelFor(_ n: Int, minPerThread: Int = 1, _ body: @escaping @Sendable (Range<Int>) -> Void) {
     if n <= 0 { return }
     let workers = min(Runtime.threads, max(1, n / max(minPerThread, 1)))
-    if workers <= 1 { body(0..<n); return }
+    if workers <= 1 || Runtime.parallelRegionActive { body(0..<n); return }
     let chunks = min(n, workers * 4)
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let lo = n * c / chunks, hi = n * (c + 1) / chunks
-        if lo < hi { body(lo..<hi) }
+    Runtime.inParallelRegion {
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks, hi = n * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
     }
 }

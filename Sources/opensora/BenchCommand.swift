@@ -57,7 +57,7 @@ struct BenchCommand: ParsableCommand {
                     best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                 }
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
-                print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads)}"#)
+                print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)"}"#)
             case "t5-xxl":
                 // Random bf16 T5-v1.1-XXL (names and shapes from the weights manifest), written to a
                 // temporary folder (~9.5 GB) and removed afterwards.

@@ -120,6 +120,6 @@ enum DenoiserBench {
         }
         guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("\(denoiser.rawValue) produced non-finite values") }
         let flops = denoiser.flops(batch: batch, latent: dims, captionTokens: tokens)
-        print(#"{"component":"\#(denoiser.rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"batch":\#(batch),"caption_tokens":\#(tokens),"weights":"bf16","seconds":\#(best),"cpu_seconds":\#(bestCPU),"gflops":\#(flops / best / 1e9),"tflop":\#(flops / 1e12),"peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads)}"#)
+        print(#"{"component":"\#(denoiser.rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"batch":\#(batch),"caption_tokens":\#(tokens),"weights":"bf16","seconds":\#(best),"cpu_seconds":\#(bestCPU),"gflops":\#(flops / best / 1e9),"tflop":\#(flops / 1e12),"peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)"}"#)
     }
 }

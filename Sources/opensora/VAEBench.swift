@@ -23,7 +23,7 @@ enum VAEBench {
         return #"{"component":"vae-v1.2-decode","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"output":[\#(s[2]),\#(s[3]),\#(s[4])],"#
             + #""conv":"\#(Runtime.convolutionAlgorithm.rawValue)","seconds":\#(fmt(seconds)),"gflops":\#(fmt(gflop / seconds)),"conv_gflop":\#(fmt(gflop)),"#
             + #""conv_seconds":\#(fmt(ConvCounters.shared.seconds)),"cpu_seconds":\#(fmt(cpu)),"#
-            + #""peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads)}"#
+            + #""peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)"}"#
     }
 
     /// `--component vae-v1.2-numerics`: the same decode with im2col and with the fast

@@ -27,6 +27,69 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(g1.array, g2.array)
     }
 
+    /// A GEMM large enough to be split over the engine's workers (each slice one single-threaded
+    /// OpenBLAS call) matches a float64 reference for every transpose combination, with padded
+    /// leading dimensions, splitting rows (M >= N) or columns (N > M); padding is left untouched.
+    func testSplitGEMMMatchesReference() {
+        let before = (Runtime.threads, Runtime.gemmThreading)
+        defer { Runtime.setThreads(before.0); Runtime.setGEMMThreading(before.1) }
+        Runtime.setThreads(2)
+        for mode in GEMMThreading.allCases {
+            Runtime.setGEMMThreading(mode)
+            for (m, n, k) in [(301, 200, 64), (100, 523, 70)] {
+                for transA in [false, true] {
+                    for transB in [false, true] {
+                        let (lda, ldb, ldc) = ((transA ? m : k) + 3, (transB ? k : n) + 5, n + 7)
+                        let a = testData((transA ? k : m) * lda, seed: 11), b = testData((transB ? n : k) * ldb, seed: 12)
+                        var c = [Float](repeating: 9, count: m * ldc)
+                        let cIn = testData(m * ldc, seed: 13)
+                        for i in 0..<c.count { c[i] = cIn[i] }
+                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb,
+                              beta: 2, c: &c, ldc: ldc)
+                        var worst = 0.0
+                        for i in 0..<m {
+                            for j in 0..<ldc {
+                                var ref = Double(cIn[i * ldc + j])
+                                if j < n {
+                                    var dot = 0.0
+                                    for p in 0..<k {
+                                        let av = transA ? a[p * lda + i] : a[i * lda + p]
+                                        let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                                        dot += Double(av) * Double(bv)
+                                    }
+                                    ref = 0.5 * dot + 2 * ref
+                                }
+                                worst = max(worst, abs(Double(c[i * ldc + j]) - ref))
+                            }
+                        }
+                        XCTAssertLessThan(worst, 1e-4, "\(mode) m\(m) n\(n) k\(k) transA \(transA) transB \(transB)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inside a parallelFor chunk, nested parallelFor runs on the same thread.
+    func testNestedParallelForStaysOnItsThread() {
+        let before = Runtime.threads
+        defer { Runtime.setThreads(before) }
+        Runtime.setThreads(2)
+        XCTAssertFalse(Runtime.parallelRegionActive)
+        let flags = UnsafeMutablePointer<Int32>.allocate(capacity: 16)  // [inside, other thread] per index
+        flags.initialize(repeating: 0, count: 16)
+        defer { flags.deallocate() }
+        let p = SendablePointer(flags)
+        parallelFor(8) { outer in
+            for i in outer {
+                let me = pthread_self()
+                parallelFor(64) { _ in if pthread_equal(pthread_self(), me) == 0 { p.p[8 + i] = 1 } }
+                p.p[i] = Runtime.parallelRegionActive ? 1 : 0
+            }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: flags, count: 16)), [Int32](repeating: 1, count: 8) + [Int32](repeating: 0, count: 8))
+        XCTAssertFalse(Runtime.parallelRegionActive)
+    }
+
     func testScratchArenaReusesAndGrows() {
         let arena = ScratchArena()
         var first: UnsafeMutablePointer<Float>?
