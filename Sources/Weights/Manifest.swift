@@ -17,6 +17,9 @@ public struct WeightsManifest: Sendable {
         public let tensors: [(name: String, shape: [Int])]
         public let ignorePrefixes: [String]
         public let optionalTensors: Set<String>
+        /// Older names a published file may use for a path segment ("to_q" -> "query"); a tensor
+        /// found under such a name may also carry trailing 1-sized dims (a 1x1 conv for a Linear).
+        public let nameAliases: [(modern: String, legacy: String)]
     }
 
     public let components: [String: Component]
@@ -54,7 +57,8 @@ public struct WeightsManifest: Sendable {
                 approxTotalBytes: c["approx_total_bytes"] as? Int,
                 tensors: tensors,
                 ignorePrefixes: c["ignore_prefixes"] as? [String] ?? [],
-                optionalTensors: Set(c["optional_tensors"] as? [String] ?? []))
+                optionalTensors: Set(c["optional_tensors"] as? [String] ?? []),
+                nameAliases: (c["name_aliases"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
         components = out
     }
@@ -89,12 +93,19 @@ extension WeightsManifest.Component {
         var expected = Set<String>()
         for (name, shape) in tensors {
             expected.insert(name)
-            guard let i = store.info(name) else {
+            var found = store.info(name).map { (name, $0, false) }
+            for (modern, legacy) in nameAliases where found == nil {
+                let alt = name.replacingOccurrences(of: ".\(modern).", with: ".\(legacy).")
+                if alt != name, let i = store.info(alt) { found = (alt, i, true) }
+            }
+            guard let (stored, i, aliased) = found else {
                 if !optionalTensors.contains(name) { r.missing.append(name) }
                 continue
             }
-            if i.shape != shape { r.misshaped.append((name, shape, i.shape)) }
-            if !i.dtype.isFloatingPoint { r.badDType.append((name, i.dtype.rawValue)) }
+            expected.insert(stored)
+            let dropOnes = { (s: [Int]) in Array(s.reversed().drop { $0 == 1 }.reversed()) }
+            if aliased ? dropOnes(i.shape) != dropOnes(shape) : i.shape != shape { r.misshaped.append((stored, shape, i.shape)) }
+            if !i.dtype.isFloatingPoint { r.badDType.append((stored, i.dtype.rawValue)) }
         }
         for n in store.names where !expected.contains(n) && !ignorePrefixes.contains(where: { n.hasPrefix($0) }) {
             r.unexpected.append(n)

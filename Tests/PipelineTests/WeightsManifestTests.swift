@@ -1,5 +1,6 @@
 import Foundation
 @testable import Pipeline
+import TensorCore
 import Weights
 import XCTest
 
@@ -23,4 +24,39 @@ final class WeightsManifestTests: XCTestCase {
         wanted += VAEType.allCases.map { WeightLocator.component(for: $0) }
         for name in wanted { XCTAssertNotNil(manifest.components[name], "weights-manifest.json has no '\(name)'") }
     }
+
+    /// The published sd-vae-ft-ema file may use the legacy attention names (query, key, value,
+    /// proj_attn, as 1x1 convs); `weights verify` accepts them and still reports what is wrong.
+    func testVerifyAcceptsLegacyAttentionNames() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let component = try XCTUnwrap(try WeightsManifest(path: root.appendingPathComponent("weights-manifest.json").path).components["sd-vae-ft-ema"])
+        var legacy: [String: [Int]] = [:]
+        for (name, shape) in component.tensors {
+            var n = name
+            for (modern, old) in [("to_q", "query"), ("to_k", "key"), ("to_v", "value"), ("to_out.0", "proj_attn")] {
+                n = n.replacingOccurrences(of: ".\(modern).", with: ".\(old).")
+            }
+            legacy[n] = n != name && shape.count == 2 ? shape + [1, 1] : shape
+        }
+        XCTAssertEqual(legacy.keys.filter { $0.contains(".query.") }.count, 4, "the SD VAE has 2 attention blocks (weight + bias each)")
+        XCTAssertTrue(component.verify(ShapeOnlyStore(legacy)).ok)
+        XCTAssertTrue(component.verify(ShapeOnlyStore(legacy)).unexpected.isEmpty)
+
+        var broken = legacy
+        broken["decoder.mid_block.attentions.0.query.weight"] = [512, 256, 1, 1]
+        broken["decoder.mid_block.attentions.0.key.bias"] = nil
+        let report = component.verify(ShapeOnlyStore(broken))
+        XCTAssertEqual(report.misshaped.map(\.name), ["decoder.mid_block.attentions.0.query.weight"])
+        XCTAssertEqual(report.missing, ["decoder.mid_block.attentions.0.to_k.bias"])
+    }
+}
+
+/// Names and shapes only (verify never reads the data).
+private final class ShapeOnlyStore: WeightStore, @unchecked Sendable {
+    let shapes: [String: [Int]]
+    init(_ shapes: [String: [Int]]) { self.shapes = shapes }
+    var sourceDescription: String { "<shapes>" }
+    var names: [String] { shapes.keys.sorted() }
+    func info(_ name: String) -> TensorInfo? { shapes[name].map { TensorInfo(name: name, dtype: .bf16, shape: $0) } }
+    func weight(_ name: String) throws -> WeightTensor { throw WeightsError.missingTensor(name: name, source: sourceDescription) }
 }
