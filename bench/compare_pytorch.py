@@ -68,7 +68,9 @@ def main():
         print(json.dumps({"workload": wl, "latent": a.latent, "threads": a.threads, "engine_seconds": eng["seconds"],
                           "pytorch_seconds": pt, "speedup": pt / eng["seconds"],
                           "pytorch_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                          "engine_peak_rss_bytes": eng.get("peak_rss_bytes")}))
+                          "engine_peak_rss_bytes": eng.get("peak_rss_bytes"),
+                          # denoisers: the engine's GFLOP/s over plain sgemm's on its linear shapes, same process
+                          "engine_fraction_of_sgemm": eng.get("fraction_of_sgemm")}))
 
 
 if __name__ == "__main__":

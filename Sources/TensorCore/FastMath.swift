@@ -6,18 +6,20 @@ public func expApprox(_ x: Float) -> Float {
     // Cephes-style: exp(x) = 2^n * exp(r), r = x - n ln2, |r| <= ln2/2, degree-6 polynomial.
     let xc = Swift.min(Swift.max(x, -87.33654), 88.72283)
     let magic: Float = 12582912.0                      // 1.5 * 2^23: rounds to nearest integer
-    let fx = xc * 1.44269504088896341 + magic
+    let fx = magic.addingProduct(xc, 1.44269504088896341)
     let n = fx - magic
-    var r = xc - n * 0.693359375
-    r = r - n * -2.12194440e-4
+    // Swift does not contract a * b + c into an FMA by itself: addingProduct is one
+    // instruction on AVX2+FMA (the polynomial ran as separate multiplies and adds before).
+    var r = xc.addingProduct(n, -0.693359375)
+    r = r.addingProduct(n, 2.12194440e-4)
     var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
+    p = (1.3981999507e-3 as Float).addingProduct(p, r)
+    p = (8.3334519073e-3 as Float).addingProduct(p, r)
+    p = (4.1665795894e-2 as Float).addingProduct(p, r)
+    p = (1.6666665459e-1 as Float).addingProduct(p, r)
+    p = (5.0000001201e-1 as Float).addingProduct(p, r)
     let r2 = r * r
-    let e = p * r2 + r + 1.0
+    let e = (r + 1.0).addingProduct(p, r2)
     // 2^n through the exponent bits; n in [-126, 128] after the clamp. fx's low mantissa bits
     // hold n exactly, so integer ops on the bit patterns give it without a float->int
     // conversion (which does not vectorise).

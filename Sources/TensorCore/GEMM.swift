@@ -3,10 +3,44 @@
 
 import CBLAS
 import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// How long an idle OpenBLAS worker spins (calling sched_yield) before it sleeps, as the
+    /// exponent of a cycle count: OpenBLAS's default is 2^28 cycles, ~0.1 s. Between GEMMs our own
+    /// threads run on the same cores, and a spinning worker takes CPU from them; 2^4 (sleep at once,
+    /// tens of microseconds to wake per GEMM) made STDiT3-XL/2 ~10% faster (docs/performance.md).
+    /// A user's OPENBLAS_THREAD_TIMEOUT wins.
+    public static let idleSpinExponent = 4
+
+    /// The exponent in force: the environment's OPENBLAS_THREAD_TIMEOUT, else `idleSpinExponent`
+    /// once `limitIdleSpin` has restarted the pool, else nil (OpenBLAS's default).
+    nonisolated(unsafe) public private(set) static var threadTimeout: Int? =
+        ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].flatMap { Int($0) }
+
+    /// OpenBLAS reads OPENBLAS_THREAD_TIMEOUT only when it starts its thread pool, which happens
+    /// before `main`. So when the user has not set it, set it, have OpenBLAS re-read its
+    /// environment and restart the pool (the same calls its fork handler makes). The entry points
+    /// are looked up at run time: a BLAS build without them (OpenMP, serial) is left as it is.
+    static func limitIdleSpin() {
+        guard threadTimeout == nil else { return }
+        typealias Call = @convention(c) () -> Void
+        typealias IntCall = @convention(c) () -> Int32
+        guard let readEnv = dlsym(nil, "openblas_read_env"),
+              let shutdown = dlsym(nil, "blas_thread_shutdown_"),
+              let initPool = dlsym(nil, "blas_thread_init") else { return }
+        setenv("OPENBLAS_THREAD_TIMEOUT", String(idleSpinExponent), 0)
+        unsafeBitCast(readEnv, to: Call.self)()
+        _ = unsafeBitCast(shutdown, to: IntCall.self)()
+        _ = unsafeBitCast(initPool, to: IntCall.self)()
+        threadTimeout = idleSpinExponent
+    }
 
     /// Runs `body` with OpenBLAS restricted to one thread, for loops that call many small GEMMs
     /// from our own worker threads (2 cores must not run 4 threads). A no-op with

@@ -40,8 +40,11 @@ public enum Runtime {
     }
 
     static func applyBLASThreads() {
+        _ = idleSpinLimited
         BLAS.setThreads(gemmThreading == .engine ? 1 : threads)
     }
+
+    private static let idleSpinLimited: Bool = { BLAS.limitIdleSpin(); return true }()
 
     /// Applies the thread settings to OpenBLAS once, before the first GEMM (OpenBLAS starts with
     /// one thread per core). Touching it is free after the first time.

@@ -2,12 +2,23 @@
 
 @inlinable @inline(__always)
 public func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    let total = expShiftedRow(p, n)
+    if total == 0 { return }
+    let inv = 1 / total
+    for j in 0..<n { p[j] *= inv }
+}
+
+/// The unnormalised half of a softmax: p[j] = exp(p[j] - max p) in place; returns the sum, which
+/// is at least 1 unless every entry is -inf (masked), where the row becomes zeros and 0 is
+/// returned. Attention divides its [rows, D] output by the sum instead of the [rows, N] weights.
+@inlinable @inline(__always)
+public func expShiftedRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
     // Max in 8 lanes: a scalar max chain does not vectorise and costs as much as the exps.
     var lanes = SIMD8<Float>(repeating: -.infinity)
     var i = 0
     while i + 8 <= n {
         let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-        for l in 0..<8 { lanes[l] = Swift.max(lanes[l], v[l]) }
+        lanes.replace(with: v, where: v .> lanes)      // a compare and blend (Swift.max adds NaN checks)
         i += 8
     }
     var mx = lanes[0]
@@ -15,11 +26,10 @@ public func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
     while i < n { mx = Swift.max(mx, p[i]); i += 1 }
     if mx == -Float.infinity {           // every entry masked: define the row as zeros
         for j in 0..<n { p[j] = 0 }
-        return
+        return 0
     }
     for j in 0..<n { p[j] = expApprox(p[j] - mx) }
-    let inv = 1 / sumRow(UnsafePointer(p), n)
-    for j in 0..<n { p[j] *= inv }
+    return sumRow(UnsafePointer(p), n)
 }
 
 public func softmax(_ x: Tensor) -> Tensor {

@@ -10,11 +10,11 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
-                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv"]
+                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention"]
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
-    @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt.")
+    @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
     var shape: String = "4500,1152,1152"
     @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
@@ -48,16 +48,9 @@ struct BenchCommand: ParsableCommand {
                 let dims = shape.split(separator: ",").compactMap { Int($0) }
                 guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape must be M,N,K with positive integers, got '\(shape)'") }
                 let (m, n, k) = (dims[0], dims[1], dims[2])
-                let a = Tensor(repeating: 0.5, shape: [m, k]), b = Tensor(repeating: 0.25, shape: [n, k])
-                var c = Tensor(zeros: [m, n])
-                var best = Double.infinity
-                for _ in 0..<max(1, repeat_ ?? 5) {
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    sgemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.mutablePointer, ldc: n)
-                    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-                }
+                let best = SGEMMBench.bestSeconds(m: m, n: n, k: k, repeats: repeat_ ?? 5)
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
-                print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)"}"#)
+                print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),\#(runtimeJSONFields)}"#)
             case "t5-xxl":
                 // Random bf16 T5-v1.1-XXL (names and shapes from the weights manifest), written to a
                 // temporary folder (~9.5 GB) and removed afterwards.
@@ -77,9 +70,64 @@ struct BenchCommand: ParsableCommand {
                 print(try VAEBench.compareConvolutions(latent: latent))
             case "conv":
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
+            case "attention":
+                print(try SGEMMBench.attention(shape: shape, repeats: repeat_ ?? 5))
             default:
                 throw CLIError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
             }
         }
+    }
+}
+
+/// Plain sgemm timings: the `sgemm` component, and the reference rate the denoiser benchmarks
+/// report next to their own, measured in the same process so the ratio holds when the machine drifts.
+enum SGEMMBench {
+    /// Best of `repeats` calls of C[M,N] = A[M,K] B^T (B stored [N,K], as a Linear weight).
+    static func bestSeconds(m: Int, n: Int, k: Int, repeats: Int) -> Double {
+        let a = Tensor(repeating: 0.5, shape: [m, k]), b = Tensor(repeating: 0.25, shape: [n, k])
+        var c = Tensor(zeros: [m, n])
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            sgemm(transB: true, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: c.mutablePointer, ldc: n)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return best
+    }
+
+    /// GFLOP/s of one pass over `shapes` ([(N, K)] at M rows), each shape its best of `repeats`:
+    /// total FLOPs over the summed best times, so each shape weighs as its work.
+    static func rate(m: Int, shapes: [(n: Int, k: Int)], repeats: Int = 3) -> Double {
+        var flops = 0.0, seconds = 0.0
+        for (n, k) in shapes {
+            flops += 2 * Double(m) * Double(n) * Double(k)
+            seconds += bestSeconds(m: m, n: n, k: k, repeats: repeats)
+        }
+        return flops / seconds / 1e9
+    }
+}
+
+extension SGEMMBench {
+    /// `--component attention --shape B,Nq,Nk,H,D`: one `attention` call on random q, k, v
+    /// ([B, N, H*D]); GFLOP/s over its two products (4 x B x H x Nq x Nk x D), next to plain
+    /// sgemm on the same total work as one [B*Nq, Nk] x [Nk, H*D]-sized product.
+    static func attention(shape: String, repeats: Int) throws -> String {
+        let d = shape.split(separator: ",").compactMap { Int($0) }
+        guard d.count == 5, d.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape for attention must be B,Nq,Nk,heads,headDim, got '\(shape)'") }
+        let (b, nq, nk, h, hd) = (d[0], d[1], d[2], d[3], d[4])
+        HeapTuning.retainFreedMemory()      // as in the models: the output buffer is reused, not re-faulted
+        var rng = SplitMix64(seed: 5)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float(Double(rng.next() >> 11) / 4503599627370496 - 1) })
+        }
+        let q = random([b, nq, h * hd]), k = random([b, nk, h * hd]), v = random([b, nk, h * hd])
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = TensorCore.attention(q: q, k: k, v: v, heads: h, scale: Float(1 / Double(hd).squareRoot()))
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        let flops = 4.0 * Double(b * h * nq * nk * hd)
+        return #"{"component":"attention","shape":[\#(b),\#(nq),\#(nk),\#(h),\#(hd)],"seconds":\#(best),"gflops":\#(flops / best / 1e9),\#(runtimeJSONFields)}"#
     }
 }

@@ -83,6 +83,6 @@ enum PipelineBench: String, CaseIterable {
         let total = ResourceUsage.now() - t0
         let stages = generator.reports.map { #"{"stage":"\#($0.name)","seconds":\#($0.seconds),"peak_rss_bytes":\#($0.peakRSSBytes)}"# }
         let peak = generator.reports.map(\.peakRSSBytes).max() ?? 0
-        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"stages":[\#(stages.joined(separator: ","))],"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)"}"#)
+        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"stages":[\#(stages.joined(separator: ","))],\#(runtimeJSONFields)}"#)
     }
 }

@@ -23,7 +23,7 @@ enum VAEBench {
         return #"{"component":"vae-v1.2-decode","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"output":[\#(s[2]),\#(s[3]),\#(s[4])],"#
             + #""conv":"\#(Runtime.convolutionAlgorithm.rawValue)","seconds":\#(fmt(seconds)),"gflops":\#(fmt(gflop / seconds)),"conv_gflop":\#(fmt(gflop)),"#
             + #""conv_seconds":\#(fmt(ConvCounters.shared.seconds)),"cpu_seconds":\#(fmt(cpu)),"#
-            + #""peak_rss_bytes":\#(peakRSSBytes()),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)"}"#
+            + #""peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#
     }
 
     /// `--component vae-v1.2-numerics`: the same decode with im2col and with the fast
@@ -100,6 +100,14 @@ func cpuSeconds() -> Double {
     var u = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
     return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+
+/// The thread settings every benchmark line reports: engine threads, who splits GEMMs, and how
+/// long idle OpenBLAS workers spin (OPENBLAS_THREAD_TIMEOUT exponent; null: OpenBLAS's default).
+var runtimeJSONFields: String {
+    _ = Runtime.configured
+    let timeout = BLAS.threadTimeout.map(String.init) ?? "null"
+    return #""threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)","blas_thread_timeout":\#(timeout)"#
 }
 
 /// VmHWM (peak resident set) of this process, from /proc/self/status; 0 where unavailable.

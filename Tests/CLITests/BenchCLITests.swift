@@ -29,6 +29,12 @@ final class BenchCLITests: XCTestCase {
         XCTAssertGreaterThan(o["cpu_seconds"] as? Double ?? 0, 0, file: file, line: line)
         XCTAssertGreaterThan(o["peak_rss_bytes"] as? Int ?? 0, 0, file: file, line: line)
         XCTAssertGreaterThan(o["threads"] as? Int ?? 0, 0, file: file, line: line)
+        // The in-process sgemm reference and the ratio to it, as the performance goal is stated.
+        let sgemm = o["sgemm_gflops"] as? Double ?? 0
+        XCTAssertGreaterThan(sgemm, 0, file: file, line: line)
+        XCTAssertEqual(o["fraction_of_sgemm"] as? Double ?? 0, gflops / sgemm, accuracy: 1e-9, file: file, line: line)
+        XCTAssertEqual(o["gemm_threading"] as? String, "openblas", file: file, line: line)
+        XCTAssertTrue(o.keys.contains("blas_thread_timeout"), file: file, line: line)
     }
 
     // Expected counts, by hand for XL/2 (C 1152, MLP 4608, 28 blocks, caption 4096) at latent

@@ -111,30 +111,36 @@ final class OpsTests: XCTestCase {
         assertClose(s, xs.map { $0 / (1 + Foundation.exp(-$0)) }, tol: 1e-6)
     }
 
+    /// Both attention paths (the register kernel for <= 64 keys, two sgemms per row block above)
+    /// against float64, with a key mask (one batch entirely masked: zeros) and a score bias; sizes
+    /// cover odd head widths, 32/8/1-column tails, and several row blocks per head.
     func testSoftmaxAndAttentionWithMaskAndBias() {
-        let b = 2, nq = 3, nk = 4, h = 2, d = 3
-        let q = randomTensor([b, nq, h * d], seed: 13), k = randomTensor([b, nk, h * d], seed: 14), v = randomTensor([b, nk, h * d], seed: 15)
-        let bias = randomTensor([h, nq, nk], seed: 16)
-        let mask = AttentionMask(lengths: [4, 2], keys: nk)
-        let out = attention(q: q, k: k, v: v, heads: h, scale: 0.7, mask: mask, bias: bias)
-        var ref = [Double](repeating: 0, count: b * nq * h * d)
-        for bi in 0..<b { for hi in 0..<h { for i in 0..<nq {
-            var s = [Double](repeating: -Double.infinity, count: nk)
-            for j in 0..<nk where mask.keyValid[bi * nk + j] {
-                var dot = 0.0
-                for c in 0..<d { dot += Double(q.pointer[(bi * nq + i) * h * d + hi * d + c]) * Double(k.pointer[(bi * nk + j) * h * d + hi * d + c]) }
-                s[j] = 0.7 * dot + Double(bias.pointer[(hi * nq + i) * nk + j])
-            }
-            let mx = s.max()!
-            let e = s.map { Foundation.exp($0 - mx) }
-            let sum = e.reduce(0, +)
-            for c in 0..<d {
-                var acc = 0.0
-                for j in 0..<nk { acc += e[j] / sum * Double(v.pointer[(bi * nk + j) * h * d + hi * d + c]) }
-                ref[(bi * nq + i) * h * d + hi * d + c] = acc
-            }
-        } } }
-        assertClose(out.array, ref, tol: 1e-5)
+        for (nq, nk, h, d) in [(3, 4, 2, 3), (37, 64, 3, 40), (70, 65, 2, 72), (300, 250, 2, 19)] {
+            let b = 3
+            let q = randomTensor([b, nq, h * d], seed: 13), k = randomTensor([b, nk, h * d], seed: 14), v = randomTensor([b, nk, h * d], seed: 15)
+            let bias = randomTensor([h, nq, nk], seed: 16)
+            let mask = AttentionMask(lengths: [nk, nk / 2, 0], keys: nk)
+            let out = attention(q: q, k: k, v: v, heads: h, scale: 0.7, mask: mask, bias: bias)
+            var ref = [Double](repeating: 0, count: b * nq * h * d)
+            for bi in 0..<b { for hi in 0..<h { for i in 0..<nq {
+                var s = [Double](repeating: -Double.infinity, count: nk)
+                for j in 0..<nk where mask.keyValid[bi * nk + j] {
+                    var dot = 0.0
+                    for c in 0..<d { dot += Double(q.pointer[(bi * nq + i) * h * d + hi * d + c]) * Double(k.pointer[(bi * nk + j) * h * d + hi * d + c]) }
+                    s[j] = 0.7 * dot + Double(bias.pointer[(hi * nq + i) * nk + j])
+                }
+                let mx = s.max()!
+                if mx == -Double.infinity { continue }           // all keys masked: zeros
+                let e = s.map { Foundation.exp($0 - mx) }
+                let sum = e.reduce(0, +)
+                for c in 0..<d {
+                    var acc = 0.0
+                    for j in 0..<nk { acc += e[j] / sum * Double(v.pointer[(bi * nk + j) * h * d + hi * d + c]) }
+                    ref[(bi * nq + i) * h * d + hi * d + c] = acc
+                }
+            } } }
+            assertClose(out.array, ref, tol: 1e-5, "nq \(nq) nk \(nk) heads \(h) d \(d)")
+        }
         let sm = softmax(Tensor(shape: [1, 3], data: [1, 2, 3])).array
         let e = [1.0, 2, 3].map { Foundation.exp($0) }
         assertClose(sm, e.map { $0 / e.reduce(0, +) }, tol: 1e-6)

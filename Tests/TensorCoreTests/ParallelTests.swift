@@ -90,6 +90,30 @@ final class ParallelTests: XCTestCase {
         XCTAssertFalse(Runtime.parallelRegionActive)
     }
 
+    /// OpenBLAS's idle workers are told to sleep at once (restarting its pool at first use);
+    /// threaded GEMMs still give the right numbers afterwards.
+    func testIdleSpinLimitKeepsGEMMCorrect() {
+        _ = Runtime.configured
+        let fromEnvironment = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].flatMap { Int($0) }
+        XCTAssertEqual(BLAS.threadTimeout, fromEnvironment ?? BLAS.idleSpinExponent)
+        let (m, n, k) = (257, 300, 190)
+        let a = testData(m * k, seed: 21), b = testData(k * n, seed: 22)
+        for _ in 0..<3 {                                    // the workers sleep and wake between calls
+            var c = [Float](repeating: 0, count: m * n)
+            sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            var worst = 0.0
+            for i in stride(from: 0, to: m, by: 17) {
+                for j in stride(from: 0, to: n, by: 13) {
+                    var dot = 0.0
+                    for p in 0..<k { dot += Double(a[i * k + p]) * Double(b[p * n + j]) }
+                    worst = max(worst, abs(dot - Double(c[i * n + j])))
+                }
+            }
+            XCTAssertLessThan(worst, 1e-4)
+            usleep(2000)
+        }
+    }
+
     func testScratchArenaReusesAndGrows() {
         let arena = ScratchArena()
         var first: UnsafeMutablePointer<Float>?
