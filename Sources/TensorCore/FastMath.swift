@@ -28,6 +28,30 @@ public func expApprox(_ x: Float) -> Float {
     return e * scale
 }
 
+/// `expApprox` on 8 lanes, the same operations lane by lane (bit-identical results), for loops
+/// that also reduce (a plain loop with a running sum does not vectorise).
+@inlinable @inline(__always)
+public func expApprox(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    typealias V = SIMD8<Float>
+    var xc = x
+    xc.replace(with: V(repeating: -87.33654), where: xc .< -87.33654)    // compare + blend (no NaN checks)
+    xc.replace(with: V(repeating: 88.72283), where: xc .> 88.72283)
+    let magic = V(repeating: 12582912.0)
+    let fx = magic.addingProduct(xc, V(repeating: 1.44269504088896341))
+    let n = fx - magic
+    var r = xc.addingProduct(n, V(repeating: -0.693359375))
+    r = r.addingProduct(n, V(repeating: 2.12194440e-4))
+    var p = V(repeating: 1.9875691500e-4)
+    p = V(repeating: 1.3981999507e-3).addingProduct(p, r)
+    p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+    let e = (r + 1).addingProduct(p, r * r)
+    let bits = (unsafeBitCast(fx, to: SIMD8<UInt32>.self) &- magic[0].bitPattern &+ 127) &<< 23
+    return e * unsafeBitCast(bits, to: V.self)
+}
+
 @inlinable @inline(__always)
 public func sigmoidApprox(_ x: Float) -> Float { 1 / (1 + expApprox(-x)) }
 

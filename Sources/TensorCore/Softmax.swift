@@ -28,8 +28,19 @@ public func expShiftedRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
         for j in 0..<n { p[j] = 0 }
         return 0
     }
-    for j in 0..<n { p[j] = expApprox(p[j] - mx) }
-    return sumRow(UnsafePointer(p), n)
+    // exp and sum in one pass, 8 lanes at a time.
+    let shift = SIMD8<Float>(repeating: mx)
+    var acc = SIMD8<Float>()
+    i = 0
+    while i + 8 <= n {
+        let e = expApprox(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - shift)
+        UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD8<Float>.self)
+        acc += e
+        i += 8
+    }
+    var total = acc.sum()
+    while i < n { let e = expApprox(p[i] - mx); p[i] = e; total += e; i += 1 }
+    return total
 }
 
 public func softmax(_ x: Tensor) -> Tensor {

@@ -32,6 +32,17 @@ final class OpsTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 3e-7)
         XCTAssertEqual(expApprox(-1000), 0, accuracy: 1e-37)
+        // The 8-lane version gives the scalar version's bits, clamps included.
+        var lanes = [Float]()
+        x = -100
+        while x < 100 { lanes.append(x); x += 0.37 }
+        lanes += [-.infinity, .infinity, -87.5, 88.8, 0]
+        while lanes.count % 8 != 0 { lanes.append(1) }
+        for i in stride(from: 0, to: lanes.count, by: 8) {
+            let v = SIMD8<Float>(lanes[i..<(i + 8)])
+            let e = expApprox(v)
+            for l in 0..<8 { XCTAssertEqual(e[l].bitPattern, expApprox(v[l]).bitPattern, "x = \(v[l])") }
+        }
     }
 
     func testMatmulAndLinearMatchFloat64() {
