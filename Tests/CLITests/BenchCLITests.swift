@@ -51,7 +51,7 @@ final class BenchCLITests: XCTestCase {
     }
 
     func testSTDiTV1Bench() throws {
-        let o = try benchJSON(["--component", "stdit-xl2", "--latent", "1x4x4"])
+        let o = try benchJSON(["--component", "stdit-xl2", "--latent", "1x4x4", "--sgemm-window", "0.2"])
         assertDenoiserReport(o, component: "stdit-xl2", captionTokens: 120,
                              tflop: Self.legacyFLOPs(captionTokens: 120, extraConditioning: 0) / 1e12)
     }
@@ -61,7 +61,7 @@ final class BenchCLITests: XCTestCase {
         func embedder(_ n: Double, _ w: Double) -> Double { 2 * n * w * 256 + 2 * n * w * w }
         // t_block_temp, csize (height and width), ar, fl, fps.
         let extra = 2 * b * 3 * c * c + embedder(2 * b, c / 3) + embedder(b, c / 3) + 2 * embedder(b, c)
-        let o = try benchJSON(["--component", "stdit2-xl2", "--latent", "1x4x4"])
+        let o = try benchJSON(["--component", "stdit2-xl2", "--latent", "1x4x4", "--sgemm-window", "0.2"])
         assertDenoiserReport(o, component: "stdit2-xl2", captionTokens: 200,
                              tflop: Self.legacyFLOPs(captionTokens: 200, extraConditioning: extra) / 1e12)
     }
@@ -90,6 +90,8 @@ final class BenchCLITests: XCTestCase {
             .contains("--caption-tokens must be in 1...120 for stdit-xl2"))
         XCTAssertTrue(try benchError(["--component", "stdit2-xl2", "--latent", "1x4x4", "--batch", "0"])
             .contains("--batch must be at least 1"))
+        XCTAssertTrue(try benchError(["--component", "stdit3-xl2", "--latent", "1x4x4", "--sgemm-window", "0"])
+            .contains("--sgemm-window must be positive"))
     }
 
     /// pipeline-v1.1's options and configs/opensora-v1.1.yaml are checked before any weights are
