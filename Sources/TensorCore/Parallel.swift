@@ -5,8 +5,9 @@
 // thread, and loops that call small GEMMs from several workers wrap themselves in
 // `BLAS.singleThreaded`. The alternative, `GEMMThreading.engine` (env
 // OPENSORA_GEMM_THREADING=engine), keeps OpenBLAS single-threaded and splits each large GEMM over
-// our workers, so only one pool exists: it saves ~5% CPU time (no idle OpenBLAS worker spinning)
+// our workers, so only one pool exists: it saved ~5% CPU time (no idle OpenBLAS worker spinning)
 // but each slice packs the shared operand itself, and it measured no faster (docs/performance.md).
+// Since then OpenBLAS's idle workers are told to sleep at once (`BLAS.limitIdleSpin`).
 
 import Foundation
 import Dispatch
@@ -14,7 +15,8 @@ import Synchronization
 
 /// Who parallelises a large GEMM.
 public enum GEMMThreading: String, Sendable, CaseIterable {
-    /// OpenBLAS's own thread pool (its idle workers spin for a while after each call). The default.
+    /// OpenBLAS's own thread pool (its idle workers sleep right after each call, see
+    /// `BLAS.limitIdleSpin`). The default.
     case openblas
     /// OpenBLAS single-threaded; `sgemm` splits the product into one slice per engine worker.
     case engine
