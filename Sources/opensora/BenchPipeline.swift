@@ -71,6 +71,7 @@ enum PipelineBench: String, CaseIterable {
         o.outputPath = "\(dir)/out.mp4"
         try config.apply(overrides: o)
 
+        HeapTuning.retainFreedMemory()      // as `opensora generate` runs
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: dir) }
         for (file, manifest) in [("t5", "t5-v1_1-xxl.json"), ("denoiser", denoiserManifest), ("vae", vaeManifest)] {
