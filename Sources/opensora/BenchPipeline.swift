@@ -71,12 +71,14 @@ enum PipelineBench: String, CaseIterable {
         o.outputPath = "\(dir)/out.mp4"
         try config.apply(overrides: o)
 
-        HeapTuning.retainFreedMemory()      // as `opensora generate` runs
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: dir) }
         for (file, manifest) in [("t5", "t5-v1_1-xxl.json"), ("denoiser", denoiserManifest), ("vae", vaeManifest)] {
             try BenchManifest.writeRandom(manifest, to: "\(dir)/\(file).safetensors", seed: 7)
         }
+        // As `opensora generate` runs; only now, so the ~10 GB of random weights just written (held
+        // in memory while writing) go back to the system instead of staying in the heap.
+        HeapTuning.retainFreedMemory()
         let generator = try VideoGenerator(config: config)
         ResourceUsage.resetPeak()
         let t0 = ResourceUsage.now()
