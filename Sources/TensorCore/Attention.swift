@@ -38,7 +38,13 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
     let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer), vp = SendablePointer(v.pointer)
     let op = SendablePointer(out.mutablePointer)
     let bp = bias.map { SendablePointer($0.pointer) }
-    let validFlat: [Bool]? = mask?.keyValid
+    // The key mask as a plain buffer the workers can index: [B, Nk].
+    let validCopy: SendablePointer<Bool>? = mask.map { m in
+        let p = UnsafeMutablePointer<Bool>.allocate(capacity: m.keyValid.count)
+        p.initialize(from: m.keyValid, count: m.keyValid.count)
+        return SendablePointer(p)
+    }
+    defer { validCopy?.p.deallocate() }
     // Few keys (temporal attention: one per latent frame): the products are too small for BLAS
     // (12 GFLOP/s through sgemm at 15 x 15 x 72); a register kernel does them directly.
     let direct = nk <= smallKeyLimit
@@ -63,24 +69,14 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
             let vh = vp.p + bi * nk * hd + h * d
             let oh = op.p + bi * nq * hd + r0 * hd + h * d
             let biasBlock = bp.map { UnsafePointer($0.p + (h * nq + r0) * nk) }
-            validFlat?.withUnsafeBufferPointer { valid in
-                let keyValid = valid.baseAddress! + bi * nk
-                if direct {
-                    smallKeyAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
-                                      bias: biasBlock, valid: keyValid, scratch: scores)
-                } else {
-                    gemmAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
-                                  bias: biasBlock, valid: keyValid, scores: scores, sums: sums)
-                }
-            } ?? {
-                if direct {
-                    smallKeyAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
-                                      bias: biasBlock, valid: nil, scratch: scores)
-                } else {
-                    gemmAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
-                                  bias: biasBlock, valid: nil, scores: scores, sums: sums)
-                }
-            }()
+            let keyValid = validCopy.map { UnsafePointer($0.p + bi * nk) }
+            if direct {
+                smallKeyAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
+                                  bias: biasBlock, valid: keyValid, scratch: scores)
+            } else {
+                gemmAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
+                              bias: biasBlock, valid: keyValid, scores: scores, sums: sums)
+            }
         }
     }
     let flopsPerJob = 4 * blockRows * nk * d
