@@ -20,6 +20,15 @@ func checkDenoiserSizes(_ c: STDiTConfig, path: String, name: String, config: Ge
     if c.hiddenSize != d.hiddenSize || c.depth != d.depth || c.captionChannels != d.captionChannels || c.inChannels != d.inChannels {
         throw PipelineError("\(path): checkpoint is \(name) with hidden \(c.hiddenSize), depth \(c.depth), caption channels \(c.captionChannels), in channels \(c.inChannels); the config expects \(d.hiddenSize), \(d.depth), \(d.captionChannels), \(d.inChannels) (model.denoiser)")
     }
+    // The other architecture keys are read off the checkpoint too; a config that says otherwise
+    // is refused rather than silently overruled.
+    let mlpHidden = Int(Double(d.hiddenSize) * d.mlpRatio)
+    if c.patchSize != d.patchSize || c.mlpHidden != mlpHidden || c.outChannels != d.outChannels || c.qkNorm != d.qkNorm {
+        throw PipelineError("\(path): checkpoint is \(name) with patch_size \(c.patchSize), MLP width \(c.mlpHidden), \(c.outChannels) output channels, q/k norm \(c.qkNorm); the config expects patch_size \(d.patchSize), mlp_ratio \(d.mlpRatio) (MLP width \(mlpHidden)), pred_sigma \(d.predSigma) (\(d.outChannels) outputs), qk_norm \(d.qkNorm) (model.denoiser)")
+    }
+    if d.noTemporalPosEmb {
+        throw PipelineError("model.denoiser.no_temporal_pos_emb: true is not implemented (the reference's released checkpoints use the temporal position embedding)")
+    }
     if config.textEncoder.modelMaxLength != c.modelMaxLength || config.textEncoder.dModel != c.captionChannels {
         throw PipelineError("model.text_encoder: model_max_length \(config.textEncoder.modelMaxLength) / d_model \(config.textEncoder.dModel) do not match the denoiser's caption input (\(c.modelMaxLength) tokens of \(c.captionChannels))")
     }
