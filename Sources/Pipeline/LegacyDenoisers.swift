@@ -34,6 +34,18 @@ func checkDenoiserSizes(_ c: STDiTConfig, path: String, name: String, config: Ge
     }
 }
 
+/// v1.0's position tables are fixed sin-cos tables in the checkpoint, built with space_scale /
+/// time_scale: position 1's first entry is sin(1 / scale). The engine uses the tables as stored,
+/// so the config's scale is checked against them rather than applied. table: [1, N, C]
+func checkPositionScale(_ store: WeightStore, table: String, scale: Double, key: String, path: String) throws {
+    let t = try store.tensor(table)
+    guard t.rank == 3, t.shape[1] >= 2 else { return }   // a single position shows no scale
+    let stored = Double(t[flat: t.shape[2]]), expected = sin(1 / scale)
+    guard abs(stored - expected) <= 1e-2 else {        // bf16 tables hold ~3 digits; scales 1 and 0.5 differ by 0.07
+        throw PipelineError("model.denoiser.\(key): \(scale) does not match \(path): its \(table) table was built with another scale (position 1 starts with \(String(format: "%.4f", stored)); scale \(scale) gives \(String(format: "%.4f", expected)))")
+    }
+}
+
 struct STDiTV1Model: DenoisingModel {
     let model: STDiTV1
 
@@ -41,6 +53,8 @@ struct STDiTV1Model: DenoisingModel {
         let (path, store) = try openDenoiserWeights(config)
         model = try STDiTV1(weights: store, numHeads: config.denoiser.numHeads)
         try checkDenoiserSizes(model.config, path: path, name: "STDiT (v1.0)", config: config)
+        try checkPositionScale(store, table: "pos_embed", scale: config.denoiser.spaceScale, key: "space_scale", path: path)
+        try checkPositionScale(store, table: "pos_embed_temporal", scale: config.denoiser.timeScale, key: "time_scale", path: path)
     }
 
     func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
