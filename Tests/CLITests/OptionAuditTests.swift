@@ -33,6 +33,15 @@ final class OptionAuditTests: XCTestCase {
         XCTAssertGreaterThan(files[0].count, 1000)
         XCTAssertEqual(files[1], files[0], "run 2 wrote other bytes than run 1")
         XCTAssertEqual(files[2], files[0], "run 3 wrote other bytes than run 1")
+
+        // One thread, twice. (Across thread counts OpenBLAS rounds differently: docs/configuration.md.)
+        var single: [Data] = []
+        for run in 0..<2 {
+            let path = dir + "/one_\(run).mp4"
+            try generate(["--prompt", "a red ball", "--seed", "7", "--threads", "1", "--output", path])
+            single.append(try bytes(path))
+        }
+        XCTAssertEqual(single[1], single[0], "--threads 1: run 2 wrote other bytes than run 1")
     }
 
     // MARK: - 11. Every generate flag overrides its config key
