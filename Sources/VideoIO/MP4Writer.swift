@@ -213,11 +213,11 @@ public final class MP4Writer {
         if codecName == "libx264" {
             av_opt_set(ctx.pointee.priv_data, "preset", options.preset, 0)
             av_opt_set(ctx.pointee.priv_data, "crf", String(options.crf), 0)
-            // Same frames, same bytes (docs/configuration.md, "Same frames, same MP4 bytes"): x264's decisions
-            // depend on its thread count, so it is fixed rather than left to the core count; and
-            // x264's AVX-512 kernels (libx264 0.164) read heap memory they never wrote, which
-            // changes B-frames with whatever the engine freed there before. AVX2 kernels give
-            // the bytes the AVX-512 ones give on zeroed memory.
+            // Same frames, same bytes (docs/configuration.md): x264's decisions depend on its
+            // thread count, so it is fixed rather than left to the core count; and x264's AVX-512
+            // kernels (libx264 0.164) read heap memory they never wrote, which changes B-frames
+            // with whatever the engine freed there before. AVX2 kernels give the bytes the
+            // AVX-512 ones give on zeroed memory.
             ctx.pointee.thread_count = 1
             if cff_cpu_has_avx512() != 0 {
                 try check(av_opt_set(ctx.pointee.priv_data, "x264-params", "asm=AVX2", 0), "limiting x264 to AVX2")
