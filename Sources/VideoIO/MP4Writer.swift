@@ -246,7 +246,8 @@ public final class MP4Writer {
                                 Int32(encodedWidth), Int32(encodedHeight), AV_PIX_FMT_YUV420P,
                                 SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
         guard scaler != nil else { throw VideoIOError(path: path, "creating the RGB to YUV converter failed") }
-        // swscale's SIMD reads up to 16 bytes past the last source pixel: give it slack.
+        // swscale reads past the last source pixel (valgrind: a 16-byte load ending 4 bytes past a
+        // 48 x 32 frame): give it slack.
         sourceBuffer = [UInt8](repeating: 0, count: encodedWidth * encodedHeight * 3 + 64)
     }
 
