@@ -45,18 +45,31 @@ bench: build
 clean:
 	rm -rf .build
 
-# Fuzzing: each libFuzzer target runs for FUZZ_SECONDS (default 60) from its seed corpus.
+# Fuzzing: each libFuzzer target runs for FUZZ_SECONDS (default 60) from its seed corpus. A crash,
+# leak, timeout or out-of-memory stops `make fuzz` with a non-zero status (the fuzzer's own log and
+# the input that failed, in .build-fuzz/artifacts/, are kept); FUZZ_FLAGS adds libFuzzer options.
+# The fuzzer runtime (libclang_rt.fuzzer) comes with the Swift toolchain; nothing else to install.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= FuzzSafetensors:safetensors FuzzWeightIndex:weight-index FuzzImage:image FuzzConfig:config
+FUZZ_TARGETS ?= FuzzSafetensors:safetensors FuzzWeightIndex:weight-index FuzzImage:image FuzzConfig:config \
+                FuzzPickle:pickle FuzzPrompt:prompt
+FUZZ_FLAGS ?=
 .PHONY: fuzz
 fuzz:
+	@mkdir -p .build-fuzz/artifacts
 	@for t in $(FUZZ_TARGETS); do \
 	  name=$${t%%:*}; corpus=$${t##*:}; mkdir -p .build-fuzz/corpus/$$corpus; \
 	  OPENSORA_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product $$name \
 	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library || exit 1; \
 	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
-	  .build-fuzz/release/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
-	    .build-fuzz/corpus/$$corpus Fuzz/corpus/$$corpus 2>&1 | grep -E "^(#[0-9]+.*DONE|Done|==[0-9]+==ERROR|SUMMARY)" ; \
+	  status=0; \
+	  .build-fuzz/release/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
+	    -artifact_prefix=.build-fuzz/artifacts/$$name- $(FUZZ_FLAGS) \
+	    .build-fuzz/corpus/$$corpus Fuzz/corpus/$$corpus > .build-fuzz/$$name.log 2>&1 || status=$$?; \
+	  grep -E "^(#[0-9]+.*DONE|Done|==[0-9]+==ERROR|SUMMARY)" .build-fuzz/$$name.log; \
+	  if [ $$status -ne 0 ]; then \
+	    tail -n 40 .build-fuzz/$$name.log; \
+	    echo "== $$name FAILED (exit $$status): log .build-fuzz/$$name.log, input in .build-fuzz/artifacts/"; exit 1; \
+	  fi; \
 	done
 
 # Tensor core, weights reader and thread pool under AddressSanitizer and ThreadSanitizer.

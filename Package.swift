@@ -77,6 +77,8 @@ if ProcessInfo.processInfo.environment["OPENSORA_FUZZ"] == "1" {
         ("FuzzWeightIndex", ["Weights"]),
         ("FuzzImage", ["VideoIO"]),
         ("FuzzConfig", ["Pipeline"]),
+        ("FuzzPickle", ["Weights"]),
+        ("FuzzPrompt", ["Pipeline", "T5"]),
     ]
     package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
     for (name, deps) in fuzzTargets {

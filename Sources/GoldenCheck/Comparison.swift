@@ -3,6 +3,9 @@
 import Foundation
 import TensorCore
 
+/// One compared output. The verdict follows the golden README: an output passes when its shape
+/// is the reference's exactly and its max abs error (`suggested_tolerance.max_abs`, or
+/// `<output>_max_abs`) is within the tolerance; a NaN anywhere fails. max_rel is reported only.
 public struct OutputCheck: Sendable, CustomStringConvertible {
     public let name: String
     public let maxAbs: Float
@@ -11,12 +14,17 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
     public let maxRel: Float
     public let tolerance: Float
     public let shapeOK: Bool
+    /// "got [2, 8] expected [2, 1, 8]" when the shapes differ.
+    public let shapeNote: String
     public var passed: Bool { shapeOK && maxAbs <= tolerance }
 
+    /// Shapes must be equal exactly (a checker whose layout differs from the reference's says so
+    /// with an explicit reshape).
     public init(name: String, got: Tensor, expected: Tensor, tolerance: Float) {
         self.name = name
         self.tolerance = tolerance
-        shapeOK = got.count == expected.count
+        shapeOK = got.shape == expected.shape
+        shapeNote = shapeOK ? "" : "got \(got.shape) expected \(expected.shape)"
         guard shapeOK else { maxAbs = .infinity; maxRel = .infinity; return }
         var ma: Float = 0, mr: Float = 0, scale: Float = 0
         let g = got.pointer, e = expected.pointer
@@ -38,13 +46,22 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
         self.name = name
         tolerance = 0
         shapeOK = true
+        shapeNote = ""
         maxAbs = Float(mismatches)
         maxRel = total == 0 ? 0 : Float(mismatches) / Float(total)
     }
 
+    /// For lists that must be equal (ids, masks, strings): positions that differ, plus the length
+    /// difference, so a list cut short never passes.
+    public init<T: Equatable>(name: String, got: [T], expected: [T]) {
+        let differing = zip(got, expected).filter { $0 != $1 }.count + abs(got.count - expected.count)
+        self.init(name: got.count == expected.count ? name : "\(name) (\(got.count) entries, expected \(expected.count))",
+                  mismatches: differing, total: max(expected.count, 1))
+    }
+
     public var description: String {
         let status = passed ? "PASS" : "FAIL"
-        if !shapeOK { return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) shape mismatch  FAIL" }
+        if !shapeOK { return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) shape mismatch: \(shapeNote)  FAIL" }
         return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) max_abs=\(fmt(maxAbs)) max_rel=\(fmt(maxRel)) tol=\(fmt(tolerance)) \(status)"
     }
 

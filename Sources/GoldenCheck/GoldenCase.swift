@@ -79,6 +79,12 @@ public final class GoldenCase: @unchecked Sendable {
     /// The weights file named `fileName` beside the case.
     public func weights(named fileName: String) throws -> WeightStore { try Checkpoint.open(file(fileName)) }
 
+    /// Tolerance for T5 states made with the `t5_encoder` case's weights: that case's own
+    /// (2e-5 on last_hidden_state), far tighter than a sampler case's tolerance on its samples.
+    public func t5Tolerance() throws -> Float {
+        try GoldenCase(path: file("t5_encoder.json")).tolerance(for: "last_hidden_state")
+    }
+
     /// Tolerance for an output: `suggested_tolerance["<output>_max_abs"]`, else `["max_abs"]`.
     public func tolerance(for output: String) -> Float {
         let tol = json["suggested_tolerance"] as? [String: Any] ?? [:]

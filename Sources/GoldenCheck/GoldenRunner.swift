@@ -20,8 +20,21 @@ public enum GoldenRunner {
         "pipeline_e2e": PipelineCheck.run,
     ]
 
+    /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):
+    /// an option a case would ignore is an error, not a silent no-op.
+    public static let replayKinds: Set<String> = ["rflow", "iddpm", "ddim"]
+    public static let weightsKinds: Set<String> = ["tokenizer", "t5_encoder", "stdit3", "stdit2", "stdit", "vae", "rflow", "iddpm", "ddim"]
+
     public static func run(_ c: GoldenCase, options: CheckOptions = CheckOptions()) throws -> [OutputCheck] {
         guard let checker = checkers[c.kind] else { throw GoldenError.notImplemented(kind: c.kind) }
+        if options.replay && !replayKinds.contains(c.kind) {
+            throw GoldenError.badCase(path: c.path, detail: "--replay applies to sampler cases (\(replayKinds.sorted().joined(separator: ", "))), not kind '\(c.kind)'")
+        }
+        if options.weights != nil && (options.replay || !weightsKinds.contains(c.kind)) {
+            throw GoldenError.badCase(path: c.path, detail: options.replay
+                ? "--weights is not read with --replay (the recorded model outputs replace the model)"
+                : "--weights applies to kinds \(weightsKinds.sorted().joined(separator: ", ")), not '\(c.kind)'")
+        }
         let results = try checker(c, options)
         if results.isEmpty { throw GoldenError.badCase(path: c.path, detail: "checker for '\(c.kind)' compared no outputs") }
         return results

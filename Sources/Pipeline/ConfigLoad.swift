@@ -197,13 +197,25 @@ extension GenerationConfig {
                 throw check.error(key, "has \(list.count) entries for \(prompts.count) prompts (one per prompt; \"\" for none)")
             }
         }
-        for m in maskStrategies {
-            do { _ = try Self.parseMaskStrategy(m) } catch let e as ConfigError { throw check.error("mask_strategy", e.message) }
-        }
         try check.range("loop", loop, 1...1000)
         try check.range("condition_frame_length", conditionFrameLength, 0...1000)
         if loop > 1 && conditionFrameLength % 5 != 0 {
             throw check.error("condition_frame_length", "must be a multiple of 5 latent frames when loop > 1, got \(conditionFrameLength)")
+        }
+        // Autoregressive loops are not implemented yet: refuse what would need them rather than
+        // accept it and do nothing. The defaults (one loop) are what every run does.
+        if loop != 1 {
+            throw check.error("loop", "autoregressive loops are not implemented yet; only 1 (the default) is accepted, got \(loop)")
+        }
+        if conditionFrameLength != 5 {
+            throw check.error("condition_frame_length", "acts only with loop > 1, which is not implemented yet; only 5 (the default) is accepted, got \(conditionFrameLength)")
+        }
+        for m in maskStrategies {
+            let conditions: [MaskCondition]
+            do { conditions = try Self.parseMaskStrategy(m) } catch let e as ConfigError { throw check.error("mask_strategy", e.message) }
+            if let late = conditions.first(where: { $0.loop >= loop }) {
+                throw check.error("mask_strategy", "'\(m)': a condition for loop \(late.loop), but the run has \(loop) loop\(loop == 1 ? "" : "s") (0 ... \(loop - 1)); it would be ignored")
+            }
         }
         if let align { try check.range("align", align, 1...1000) }
 

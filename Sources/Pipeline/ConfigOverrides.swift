@@ -63,8 +63,10 @@ extension GenerationConfig {
         }
         func bad(_ key: String, _ message: String) -> ConfigError { ConfigError(source: "command line", key: key, message) }
 
-        set("prompt", o.prompts) { c.prompts = $0 }
-        set("prompt_path", o.promptPath) { c.promptPath = $0 }
+        // A prompt source on the command line replaces the config's, whichever kind it is.
+        if o.prompts != nil && o.promptPath != nil { throw bad("prompt", "give prompts or a prompt file, not both") }
+        set("prompt", o.prompts) { c.prompts = $0; c.promptPath = nil }
+        set("prompt_path", o.promptPath) { c.promptPath = $0; c.prompts = [] }
         if let size = o.imageSize {
             c.imageSize = size
             touched.insert("image_size")
@@ -165,6 +167,9 @@ extension GenerationConfig {
         }
         set("output.overwrite", o.overwrite) { c.output.overwrite = $0 }
 
+        if o.saveFPS != nil && c.resolvedOutputFormat == .png {
+            throw bad("save_fps", "sets the MP4 frame rate, but the output is PNG frames (format \(c.output.format.rawValue), path '\(c.output.path)'), which have none")
+        }
         c.provenance.overridden.formUnion(touched)
         try c.validate()
         self = c

@@ -110,8 +110,15 @@ public struct STDiTV1: Sendable {
     /// The learned null caption for classifier-free guidance. [L, caption_channels]
     public var nullCaption: WeightTensor { trunk.yEmbedder.nullCaption }
 
-    /// -> [B, C_out, T, H, W]
-    public func callAsFunction(_ input: STDiTV1Input) throws -> Tensor {
+    /// Intermediates `callAsFunction` can report, as the reference's golden case records them.
+    public enum Stage: Sendable, Equatable {
+        case embeddedTokens     // [B, T * S, C]: x_embedder(x) + pos_embed, the input of blocks[0]
+        case timestepMLP        // [B, 6C]: t_block(t_embedder(timestep))
+        case block(Int)         // [B, T * S, C]: the output of blocks[i]
+    }
+
+    /// -> [B, C_out, T, H, W]. `observe` sees each Stage as it is computed.
+    public func callAsFunction(_ input: STDiTV1Input, observe: ((Stage, Tensor) -> Void)? = nil) throws -> Tensor {
         let g = try trunk.geometry(latent: input.latent, timesteps: input.timesteps, caption: input.caption,
                                    captionMask: input.captionMask, frameMask: input.frameMask)
         guard g.grid.frames == temporalPositions.shape[0], g.grid.spatial == spatialPositions.shape[0] else {
@@ -121,9 +128,13 @@ public struct STDiTV1: Sendable {
         let (caption, captionMask) = trunk.embedCaption(input.caption, mask: input.captionMask)
         let context = BlockContext(grid: g.grid, timestep: cond.tMlp, zeroTimestep: cond.t0Mlp, frameMask: g.frameMask,
                                    caption: caption, captionMask: captionMask, rope: nil)
-        var x = trunk.embedTokens(input.latent, grid: g.grid, positions: spatialPositions)
+        var x = trunk.embedTokens(input.latent, grid: g.grid, positions: spatialPositions)   // [B * T * S, C]
+        let tokens = [g.grid.batch, g.grid.frames * g.grid.spatial, x.shape.last!]
+        observe?(.timestepMLP, cond.tMlp)
+        observe?(.embeddedTokens, x.reshaped(tokens))
         for (i, block) in blocks.enumerated() {
             block(&x, context, temporalPositions: i == 0 ? temporalPositions : nil)
+            observe?(.block(i), x.reshaped(tokens))
         }
         return trunk.output(x, t: cond.t, t0: cond.t0, geometry: g)
     }

@@ -58,7 +58,8 @@ public final class MP4Writer {
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var scaler: OpaquePointer?
-    private var evenBuffer: [UInt8] = []
+    /// The frame being converted: [encodedHeight, encodedWidth, 3] and slack for swscale.
+    private var sourceBuffer: [UInt8] = []
 
     public init(path: String, width: Int, height: Int, options: Options = Options()) throws {
         guard (1...ImageLimits.maxSide).contains(width), (1...ImageLimits.maxSide).contains(height) else {
@@ -212,6 +213,15 @@ public final class MP4Writer {
         if codecName == "libx264" {
             av_opt_set(ctx.pointee.priv_data, "preset", options.preset, 0)
             av_opt_set(ctx.pointee.priv_data, "crf", String(options.crf), 0)
+            // Same frames, same bytes (docs/configuration.md): x264's decisions depend on its
+            // thread count, so it is fixed rather than left to the core count; and x264's AVX-512
+            // kernels (libx264 0.164) read heap memory they never wrote, which changes B-frames
+            // with whatever the engine freed there before. AVX2 kernels give the bytes the
+            // AVX-512 ones give on zeroed memory.
+            ctx.pointee.thread_count = 1
+            if cff_cpu_has_avx512() != 0 {
+                try check(av_opt_set(ctx.pointee.priv_data, "x264-params", "asm=AVX2", 0), "limiting x264 to AVX2")
+            }
         } else {
             ctx.pointee.flags |= AV_CODEC_FLAG_QSCALE
             ctx.pointee.global_quality = FF_QP2LAMBDA * 3
@@ -236,9 +246,9 @@ public final class MP4Writer {
                                 Int32(encodedWidth), Int32(encodedHeight), AV_PIX_FMT_YUV420P,
                                 SWS_BICUBIC | SWS_ACCURATE_RND, nil, nil, nil)
         guard scaler != nil else { throw VideoIOError(path: path, "creating the RGB to YUV converter failed") }
-        if encodedWidth != width || encodedHeight != height {
-            evenBuffer = [UInt8](repeating: 0, count: encodedWidth * encodedHeight * 3)
-        }
+        // swscale reads past the last source pixel (valgrind: a 16-byte load ending 4 bytes past a
+        // 48 x 32 frame): give it slack.
+        sourceBuffer = [UInt8](repeating: 0, count: encodedWidth * encodedHeight * 3 + 64)
     }
 
     /// rgb: [height, width, 3]
@@ -268,22 +278,18 @@ public final class MP4Writer {
                 }
             }
         }
-        if evenBuffer.isEmpty {
-            convert(rgb)
-        } else {
-            padToEven(rgb)
-            evenBuffer.withUnsafeBufferPointer { convert($0.baseAddress!) }
-        }
+        copyPaddedToEven(rgb)
+        sourceBuffer.withUnsafeBufferPointer { convert($0.baseAddress!) }
         frame.pointee.pts = Int64(frameCount)  // in encoder time_base units: the frame index
         try check(avcodec_send_frame(encoder, frame), "encoding frame \(frameCount)")
         frameCount += 1
         try drain()
     }
 
-    /// Copies `rgb` into evenBuffer, repeating the last column and row.
-    private func padToEven(_ rgb: UnsafePointer<UInt8>) {
+    /// Copies `rgb` into sourceBuffer, repeating the last column and row up to the even size.
+    private func copyPaddedToEven(_ rgb: UnsafePointer<UInt8>) {
         let srcRow = width * 3, dstRow = encodedWidth * 3
-        evenBuffer.withUnsafeMutableBufferPointer { dst in
+        sourceBuffer.withUnsafeMutableBufferPointer { dst in
             let d = dst.baseAddress!
             for y in 0..<encodedHeight {
                 let sy = Swift.min(y, height - 1)

@@ -14,30 +14,38 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
-    @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
-    var shape: String = "4500,1152,1152"
-    @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
+    @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
+    var shapeOption: String?
+    var shape: String { shapeOption ?? "4500,1152,1152" }
+    @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (default 15x18x32) (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
-    var latent: String = "15x18x32"
-    @Option(help: "stdit*-xl2: batch (2 = the guidance batch: cond + null caption).")
-    var batch: Int = 2
+    var latentOption: String?
+    var latent: String { latentOption ?? "15x18x32" }
+    @Option(name: .customLong("batch"), help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption).")
+    var batchOption: Int?
+    var batch: Int { batchOption ?? 2 }
     @Option(help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
     var captionTokens: Int?
-    @Option(help: "pipeline-*: sampling steps.")
-    var steps: Int = 1
-    @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
-    var conv: String = "auto"
-    @Option(help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32).")
-    var dtype: String = "bf16"
+    @Option(name: .customLong("steps"), help: "pipeline-*: sampling steps (default 1).")
+    var stepsOption: Int?
+    var steps: Int { stepsOption ?? 1 }
+    @Option(name: .customLong("conv"), help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4; default auto).")
+    var convOption: String?
+    var conv: String { convOption ?? "auto" }
+    @Option(name: .customLong("dtype"), help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32; default bf16).")
+    var dtypeOption: String?
+    var dtype: String { dtypeOption ?? "bf16" }
     @Option(name: .customLong("repeat"), help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
     var repeat_: Int?
-    @Option(help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate).")
-    var sgemmWindow: Double = 5
+    @Option(name: .customLong("sgemm-window"), help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
+    var sgemmWindowOption: Double?
+    var sgemmWindow: Double { sgemmWindowOption ?? 5 }
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
     func run() throws {
         try runReportingErrors {
+            try checkOptionsApply()
             if let threads { Runtime.setThreads(threads) }
             if let pipeline = PipelineBench(rawValue: component) {
                 return try pipeline.run(latentSpec: latent, steps: steps)

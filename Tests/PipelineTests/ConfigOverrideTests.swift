@@ -19,8 +19,6 @@ final class ConfigOverrideTests: XCTestCase {
         o.aes = .some(nil)
         o.flow = 2.0
         o.cameraMotion = "pan left"
-        o.loop = 2
-        o.conditionFrameLength = 10
         o.align = .some(nil)
         o.dtype = "fp32"
         o.rng = "native"
@@ -45,7 +43,7 @@ final class ConfigOverrideTests: XCTestCase {
         XCTAssertEqual([c.fps, c.saveFPS, c.frameInterval, c.seed, c.batchSize, c.numSample], [12, 12, 2, 7, 2, 3])
         XCTAssertNil(c.aes)
         XCTAssertEqual(c.promptWithSuffixes("a cat"), "a cat motion score: 2.0. camera motion: pan left.")
-        XCTAssertEqual([c.loop, c.conditionFrameLength], [2, 10])
+        XCTAssertEqual([c.loop, c.conditionFrameLength], [1, 5])  // loops are refused until implemented (OptionAuditTests)
         XCTAssertNil(c.align)
         XCTAssertEqual(c.dtype, .fp32)
         XCTAssertEqual(c.rng, .native)

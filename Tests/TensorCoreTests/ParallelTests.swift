@@ -119,7 +119,16 @@ final class ParallelTests: XCTestCase {
         var first: UnsafeMutablePointer<Float>?
         arena.withBuffer(count: 100) { first = $0; $0[99] = 1 }
         arena.withBuffer(count: 50) { XCTAssertEqual($0, first) }
-        arena.withBuffer(count: 10_000) { $0[9999] = 2 }
+        // Grows: a larger request replaces the cached buffer with one of the new size, which then
+        // serves requests of that size and smaller (no second buffer is kept beside it).
+        var grown: UnsafeMutablePointer<Float>?
+        arena.withBuffer(count: 10_000) { grown = $0; $0[9999] = 2 }
+        arena.withBuffer(count: 10_000) { XCTAssertEqual($0, grown); XCTAssertEqual($0[9999], 2) }
+        arena.withBuffer(count: 100) { XCTAssertEqual($0, grown) }
+        // A buffer in use is never handed out twice.
+        arena.withBuffer(count: 100) { outer in
+            arena.withBuffer(count: 100) { inner in XCTAssertNotEqual(inner, outer) }
+        }
         arena.releaseAll()
     }
 }

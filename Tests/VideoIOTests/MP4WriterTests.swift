@@ -36,6 +36,26 @@ final class MP4WriterTests: XCTestCase {
         }
     }
 
+    /// Same frames, same bytes, whatever the heap held before: x264's AVX-512 kernels read memory
+    /// they never wrote, and `opensora generate` keeps freed memory in its heap (HeapTuning), so
+    /// before the fix every run wrote different B-frames.
+    func testSameFramesGiveSameBytesWhateverTheHeapHeld() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        setHeapThresholds(1 << 30)   // as HeapTuning.retainFreedMemory()
+        defer { setHeapThresholds(128 << 10) }  // glibc's defaults
+        let video = try driftingBlob(frames: 17, height: 32, width: 48)
+        var files: [Data] = []
+        for run in 0..<3 {
+            scribbleOnFreedHeap(seed: UInt64(run + 1))
+            let path = dir + "/run\(run).mp4"
+            try MP4Writer.write(video, to: path, options: .init(fps: 24))
+            files.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        XCTAssertEqual(files[1], files[0], "run 2 differs from run 1")
+        XCTAssertEqual(files[2], files[0], "run 3 differs from run 1")
+    }
+
     func testTensorStreamsToMP4() throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

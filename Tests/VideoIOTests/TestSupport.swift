@@ -93,3 +93,49 @@ func assertThrowsVideoIOError(_ expression: @autoclosure () throws -> some Any, 
 }
 
 struct ToolMissing: Error, CustomStringConvertible { let description: String }
+
+/// A soft blob drifting diagonally over horizontal stripes: smooth content with sub-pixel
+/// motion, the kind that x264's B-frame search reads its reference borders for.
+func driftingBlob(frames: Int, height: Int, width: Int) throws -> RGBVideo {
+    var px = [UInt8](repeating: 0, count: frames * height * width * 3)
+    for t in 0..<frames {
+        for y in 0..<height {
+            for x in 0..<width {
+                let dx = Double(x) - 10 - 1.7 * Double(t), dy = Double(y) - 12 - 0.6 * Double(t)
+                let blob = 120 * exp(-(dx * dx + dy * dy) / 40)
+                for c in 0..<3 {
+                    let v = 128 + blob * Double(c + 1) / 3 + 20 * sin(Double(y) / 3 + Double(c))
+                    px[((t * height + y) * width + x) * 3 + c] = UInt8(max(0, min(255, v)))
+                }
+            }
+        }
+    }
+    return try RGBVideo(frameCount: frames, height: height, width: width, pixels: px)
+}
+
+/// Allocates, fills with pseudo-random bytes and frees blocks of 1 KB ... 200 KB, so that later
+/// allocations get memory holding that garbage (as in a process that has run a model).
+func scribbleOnFreedHeap(seed: UInt64) {
+    var state = seed
+    func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 33
+    }
+    var blocks: [UnsafeMutableRawPointer] = []
+    for _ in 0..<64 {
+        let n = Int(next() % 200_000) + 1000
+        guard let p = malloc(n) else { continue }
+        let bytes = p.bindMemory(to: UInt8.self, capacity: n)
+        for j in 0..<n { bytes[j] = UInt8(truncatingIfNeeded: next()) }
+        blocks.append(p)
+    }
+    for p in blocks { free(p) }
+}
+
+@_silgen_name("mallopt") private func c_mallopt(_ param: Int32, _ value: Int32) -> Int32
+
+/// glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD: at 1 GiB freed memory stays in the heap.
+func setHeapThresholds(_ bytes: Int32) {
+    _ = c_mallopt(-3, bytes)   // M_MMAP_THRESHOLD
+    _ = c_mallopt(-1, bytes)   // M_TRIM_THRESHOLD
+}

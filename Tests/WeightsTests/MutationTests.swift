@@ -45,7 +45,8 @@ final class MutationTests: XCTestCase {
                 do { _ = try SafetensorsFile.validate(bytes: raw); parsed += 1 } catch { rejected += 1 }
             }
         }
-        XCTAssertEqual(parsed + rejected, 3000)
+        // Both outcomes occur: the mutations reach past the first check, and still break most files.
+        XCTAssertGreaterThan(parsed, 0, "no mutated file parsed: the harness only exercises the first check")
         XCTAssertGreaterThan(rejected, 1000)
     }
 
@@ -54,8 +55,17 @@ final class MutationTests: XCTestCase {
             .appendingPathComponent("Fixtures/golden/t5_encoder_bin/pytorch_model.bin.index.json")
         let seed = Array(try Data(contentsOf: fixtures))
         var rng = LCG(s: 7)
+        var parsed = 0, rejected = 0
         for _ in 0..<2000 {
-            _ = try? ShardedStore.parseIndex(Data(mutate(seed, &rng)), path: "<mutation>")
+            do {
+                _ = try ShardedStore.parseIndex(Data(mutate(seed, &rng)), path: "<mutation>")
+                parsed += 1
+            } catch {
+                rejected += 1
+                XCTAssertTrue("\(error)".contains("<mutation>"), "the error does not name the file: \(error)")
+            }
         }
+        XCTAssertGreaterThan(parsed, 0, "no mutated index parsed: the harness only exercises the first check")
+        XCTAssertGreaterThan(rejected, 500)
     }
 }

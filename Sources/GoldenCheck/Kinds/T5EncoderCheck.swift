@@ -60,7 +60,7 @@ enum T5EncoderCheck {
         _ = try encoder.encode(tokens) { stage, t in
             switch stage {
             case .embeddings: got["embeddings"] = t; got["hidden_state_0"] = t
-            case .positionBias: got["position_bias_layer0"] = t
+            case .positionBias: got["position_bias_layer0"] = t.reshaped([1] + t.shape)   // [1, H, L, L] as transformers returns it
             case let .block(i): got["hidden_state_\(i + 1)"] = t
             case .output: got["last_hidden_state"] = t
             }

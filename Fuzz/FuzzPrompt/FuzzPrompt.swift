@@ -1,0 +1,35 @@
+// libFuzzer target: prompt files. Each line becomes a prompt as `generate --prompt-path` reads it,
+// then goes through everything text meets before T5: the score/camera suffixes, Open-Sora's
+// caption cleaning (HTML entities, URLs, mojibake repair, CJK and punctuation rules) and the
+// SentencePiece tokenizer. Must never crash or hang on any bytes.
+// Built only by `make fuzz` (OPENSORA_FUZZ=1, -sanitize=fuzzer,address); run from the repository
+// root (it loads the fixture tokenizer).
+import Foundation
+import FuzzDriver
+import Pipeline
+import T5
+
+private let config = GenerationConfig.defaults
+private let tokenizer: T5Tokenizer = {
+    do { return try T5Tokenizer(modelPath: "Tests/Fixtures/golden/tokenizer.model", extraIds: 100) } catch {
+        fatalError("FuzzPrompt runs from the repository root: \(error)")
+    }
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    // As the prompt-file reader: UTF-8 only, one prompt per non-blank line.
+    guard let text = String(validating: UnsafeBufferPointer(start: data, count: size), as: UTF8.self) else { return 0 }
+    let prompts = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    for prompt in prompts.prefix(16) {
+        let prepared = TextStage.preparePrompt(prompt, config: config)
+        _ = try? tokenizer.encode(prepared, maxLength: 300)
+    }
+    return 0
+}
+
+@_cdecl("FuzzPrompt_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    _ = tokenizer
+    return runFuzzer(argc, argv, fuzzOne)
+}

@@ -1,0 +1,38 @@
+// Every `bench` option acts or is refused: an option given for a component that does not read it,
+// or a count that would measure nothing, is an error before anything runs.
+
+extension BenchCommand {
+    /// The components each component-specific option applies to.
+    static var optionComponents: [(flag: String, components: [String])] {
+        let denoisers = BenchDenoiser.allCases.map(\.rawValue), pipelines = PipelineBench.allCases.map(\.rawValue)
+        return [
+            ("--shape", ["sgemm", "conv", "attention"]),
+            ("--latent", denoisers + pipelines + ["vae-v1.2-decode", "vae-v1.2-numerics"]),
+            ("--batch", denoisers),
+            ("--caption-tokens", denoisers),
+            ("--steps", pipelines),
+            ("--conv", ["vae-v1.2-decode"]),
+            ("--dtype", ["t5-xxl"]),
+            ("--repeat", ["sgemm", "conv", "attention"] + denoisers),
+            ("--sgemm-window", denoisers),
+        ]
+    }
+
+    func checkOptionsApply() throws {
+        guard Self.components.contains(component) else {
+            throw CLIError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
+        }
+        let given: [String: Bool] = [
+            "--shape": shapeOption != nil, "--latent": latentOption != nil, "--batch": batchOption != nil,
+            "--caption-tokens": captionTokens != nil, "--steps": stepsOption != nil, "--conv": convOption != nil,
+            "--dtype": dtypeOption != nil, "--repeat": repeat_ != nil, "--sgemm-window": sgemmWindowOption != nil,
+        ]
+        for (flag, components) in Self.optionComponents where given[flag] == true && !components.contains(component) {
+            throw CLIError("\(flag) does not apply to --component \(component) (it applies to \(components.joined(separator: ", ")))")
+        }
+        if let r = repeat_, r < 1 { throw CLIError("--repeat must be at least 1, got \(r)") }
+        if let t = threads, t < 1 { throw CLIError("--threads must be positive, got \(t)") }
+        if let b = batchOption, b < 1 { throw CLIError("--batch must be at least 1, got \(b)") }
+        if let s = stepsOption, s < 1 { throw CLIError("--steps must be at least 1, got \(s)") }
+    }
+}
