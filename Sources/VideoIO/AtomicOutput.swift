@@ -5,6 +5,7 @@
 // it. Without `overwrite` the move is a hard link, which fails atomically if the name is taken.
 
 import Foundation
+import TensorCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,23 +77,4 @@ struct AtomicOutput {
         unlink(tempPath)
         PendingOutputs.unregister(tempPath)
     }
-}
-
-/// Temporary files of outputs still being written, so an interrupted run (SIGINT) can remove
-/// them before it exits: a killed run leaves no partial file behind.
-public enum PendingOutputs {
-    nonisolated(unsafe) private static var paths = Set<String>()
-    private static let lock = NSLock()
-
-    static func register(_ p: String) { lock.lock(); paths.insert(p); lock.unlock() }
-    static func unregister(_ p: String) { lock.lock(); paths.remove(p); lock.unlock() }
-
-    /// Deletes every pending temporary file. Safe to call from a signal-handling queue.
-    public static func removeAll() {
-        lock.lock(); defer { lock.unlock() }
-        for p in paths { unlink(p) }
-        paths.removeAll()
-    }
-
-    public static var count: Int { lock.lock(); defer { lock.unlock() }; return paths.count }
 }

@@ -58,6 +58,8 @@ public struct SafetensorsWriter {
         guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
             throw WeightsError.cannotOpen(file: path, reason: "cannot create \(tmp) (is the folder writable?)")
         }
+        PendingOutputs.register(tmp)        // removed if the process is interrupted
+        defer { PendingOutputs.unregister(tmp) }
         do {
             let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp))
             defer { try? fh.close() }
