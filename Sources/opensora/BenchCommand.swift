@@ -42,8 +42,6 @@ struct BenchCommand: ParsableCommand {
                 try InputLimits.require("--threads", threads, in: InputLimits.threads)
                 Runtime.setThreads(threads)
             }
-            try InputLimits.require("--batch", batch, in: 1...64)
-            try InputLimits.require("--steps", steps, in: 1...1000)
             try InputLimits.require("--sgemm-window", sgemmWindow, in: 0...3600)
             if let pipeline = PipelineBench(rawValue: component) {
                 return try pipeline.run(latentSpec: latent, steps: steps)

@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
           opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
         """)
 
-    @Option(name: .long, help: "Prompt (repeatable).")
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "Prompt (repeatable); taken as given, even when it starts with -.")
     var prompt: [String] = []
     @Option(name: .long, help: "Text file with one prompt per line.")
     var promptPath: String?

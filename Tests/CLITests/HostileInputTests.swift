@@ -283,6 +283,8 @@ final class HostileInputTests: XCTestCase {
             Row(name: "16 --num-sampling-steps -4", args: generate(["--num-sampling-steps", "-4", "--output", dir + "/o.mp4"]), mentions: ["num_sampling_steps", "-4"]),
             Row(name: "16 --batch-size -1", args: generate(["--batch-size", "-1", "--output", dir + "/o.mp4"]), mentions: ["batch_size", "-1"]),
             Row(name: "16 --threads -2", args: generate(["--threads", "-2"]), mentions: ["--threads", "-2"]),
+            Row(name: "16 --prompt '-a dog' is a prompt", args: ["generate", "--config", "configs/tiny.yaml", "--prompt", "-a dog", "--num-frames", "1",
+                                                            "--output", dir + "/dash.png"], status: 0, mentions: ["wrote \(dir!)/dash.png"]),
             Row(name: "16 encode-text --max-length -5", args: ["encode-text"] + t5Args + ["--max-length", "-5", "x"], mentions: ["--max-length", "-5"]),
         ])
         for r in [try run(generate(["--num-frames", "-5"])).0] { XCTAssertFalse(r.stderr.contains("Missing value"), r.stderr) }
