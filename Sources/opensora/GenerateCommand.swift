@@ -292,7 +292,12 @@ enum InterruptHandler {
                 FileHandle.standardError.write(Data("\n\(name): partial output removed\n".utf8))
                 _exit(128 + sig)   // not exit(): other threads are mid-computation; skip atexit teardown
             }
+            // The source is registered asynchronously, and until then the signal is ignored:
+            // wait for it, so a signal right after install() is never lost.
+            let registered = DispatchSemaphore(value: 0)
+            s.setRegistrationHandler { registered.signal() }
             s.resume()
+            _ = registered.wait(timeout: .now() + 2)
             sources.append(s)
         }
     }

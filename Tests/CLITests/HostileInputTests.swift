@@ -212,6 +212,43 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    // 7: the same while the output is being written: `weights convert` of a 64 MB checkpoint,
+    // signalled once its temporary file exists.
+    func testItem7SignalDuringTheWriteRemovesTheTemporary() throws {
+        let input = dir + "/big.safetensors"
+        let floats = 1 << 24
+        var header = Data(#"{"w":{"dtype":"F32","shape":[\#(floats)],"data_offsets":[0,\#(floats * 4)]}}"#.utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var length = UInt64(header.count).littleEndian
+        FileManager.default.createFile(atPath: input, contents: Data(bytes: &length, count: 8) + header)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: input))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(repeating: 0x3F, count: floats * 4))
+        try h.close()
+        for (sig, status) in [(SIGTERM, Int32(143)), (SIGHUP, Int32(129)), (SIGINT, Int32(130))] {
+            let out = dir + "/out/converted.safetensors"
+            try? FileManager.default.removeItem(atPath: dir + "/out")
+            try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: opensoraBinary)
+            p.arguments = ["weights", "convert", input, out, "--dtype", "f16"]
+            p.standardOutput = Pipe()
+            p.standardError = Pipe()
+            try p.run()
+            // Wait for the temporary file, then signal: no guess about timing.
+            let deadline = Date().addingTimeInterval(60)
+            var sawTemporary = false
+            while p.isRunning && Date() < deadline {
+                if listing(dir + "/out").contains(where: { $0.contains(".partial") }) { sawTemporary = true; kill(p.processIdentifier, sig); break }
+                usleep(2_000)
+            }
+            p.waitUntilExit()
+            if !sawTemporary { throw XCTSkip("the conversion finished before its temporary file was seen") }
+            XCTAssertEqual(p.terminationStatus, status, "signal \(sig)")
+            XCTAssertEqual(listing(dir + "/out"), [], "signal \(sig): the temporary file must go")
+        }
+    }
+
     // 8: folders made for the output go again when the run fails.
     func testItem8FailedRunLeavesNoFolders() throws {
         try check([
