@@ -53,24 +53,25 @@ public enum FileChecks {
     /// A regular file of at most `maxBytes` read as UTF-8 text. Invalid UTF-8 is reported with the
     /// byte offset of the first bad byte.
     public static func readText(_ path: String, what: String, maxBytes: Int) throws -> String {
-        try requireRegularFile(path, what: what, maxBytes: maxBytes)
+        let size = try requireRegularFile(path, what: what, maxBytes: maxBytes)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw FileCheckError(path: path, "cannot read the \(what): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         // Read at most one byte past the limit: a file that grew since stat() is still bounded.
-        var bytes = [UInt8](repeating: 0, count: maxBytes + 1)
-        var count = 0
-        while count < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(min(size, maxBytes) + 1)
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count <= maxBytes {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, min($0.count, maxBytes + 1 - bytes.count)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileCheckError(path: path, "cannot read the \(what): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
-            count += n
+            bytes += chunk.prefix(n)
         }
-        if count > maxBytes { throw FileCheckError(path: path, "the \(what) is more than \(maxBytes) bytes; the limit is \(maxBytes)") }
-        let data = bytes.prefix(count)
+        if bytes.count > maxBytes { throw FileCheckError(path: path, "the \(what) is more than \(maxBytes) bytes; the limit is \(maxBytes)") }
+        let data = bytes
         if let offset = firstInvalidUTF8(data) {
             throw FileCheckError(path: path, "the \(what) is not UTF-8 text (invalid byte 0x\(String(data[offset], radix: 16, uppercase: true)) at byte offset \(offset))")
         }
