@@ -34,11 +34,16 @@ struct AtomicOutput {
         // O_EXCL: never reuse someone else's file; the random part makes a clash unlikely anyway.
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let temp = dir + "/." + url.lastPathComponent + ".partial-\(getpid())-\(suffix)"
+        // Registered before it exists, so a signal at any moment after creation removes it.
+        PendingOutputs.register(temp)
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw VideoIOError(path: path, "cannot write: \(systemError(errno))") }
+        guard fd >= 0 else {
+            let e = errno
+            PendingOutputs.unregister(temp)
+            throw VideoIOError(path: path, "cannot write: \(systemError(e))")
+        }
         close(fd)
         tempPath = temp
-        PendingOutputs.register(temp)
     }
 
     /// Moves the finished temporary file to `path`.
