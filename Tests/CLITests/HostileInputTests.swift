@@ -131,6 +131,9 @@ final class HostileInputTests: XCTestCase {
             Row(name: "3 --image FIFO", args: generate(["--image", fifo, "--output", dir + "/o.mp4"]), mentions: [fifo, "FIFO"]),
             Row(name: "3 weights inspect FIFO", args: ["weights", "inspect", fifo], mentions: [fifo, "FIFO"]),
             Row(name: "3 weights verify FIFO", args: ["weights", "verify", fifo], mentions: [fifo, "FIFO"]),
+            Row(name: "3 weights verify --manifest FIFO", args: ["weights", "verify", golden + "/t5_encoder.weights.safetensors", "--manifest", fifo],
+                mentions: [fifo, "FIFO"]),
+            Row(name: "3 encode-text --t5 FIFO", args: ["encode-text", "--t5", fifo, "--tokenizer", golden + "/tokenizer.model", "x"], mentions: [fifo, "FIFO"]),
             Row(name: "3 encode-text --tokenizer FIFO", args: ["encode-text", "--t5", golden + "/t5_encoder.weights.safetensors", "--tokenizer", fifo, "x"],
                 mentions: [fifo, "FIFO"]),
         ])
