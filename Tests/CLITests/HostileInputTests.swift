@@ -154,7 +154,7 @@ final class HostileInputTests: XCTestCase {
     func testItem5PromptFileSizeCheckedFirst() throws {
         let config = try promptlessConfig()
         let huge = dir + "/huge.txt"
-        FileManager.default.createFile(atPath: huge, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: huge, contents: nil))
         XCTAssertEqual(truncate(huge, 1 << 30), 0)   // sparse: 1 GB by stat, nothing on disk
         let longLine = dir + "/long.txt"
         try ("short prompt\n" + String(repeating: "a", count: 200_000) + "\n").write(toFile: longLine, atomically: true, encoding: .utf8)
@@ -223,7 +223,7 @@ final class HostileInputTests: XCTestCase {
         var header = Data(#"{"w":{"dtype":"F32","shape":[\#(floats)],"data_offsets":[0,\#(floats * 4)]}}"#.utf8)
         while header.count % 8 != 0 { header.append(0x20) }
         var length = UInt64(header.count).littleEndian
-        FileManager.default.createFile(atPath: input, contents: Data(bytes: &length, count: 8) + header)
+        XCTAssertTrue(FileManager.default.createFile(atPath: input, contents: Data(bytes: &length, count: 8) + header))
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: input))
         try h.seekToEnd()
         try h.write(contentsOf: Data(repeating: 0x3F, count: floats * 4))
