@@ -40,6 +40,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 public struct OutputConfig: Equatable, Sendable {
     /// Output file. With one video it is used as is (an .mp4/.png extension is added if missing);
     /// with several, `_<index>` (and `-<k>` for num_sample > 1) goes before the extension.
+    /// A trailing '/' names a folder: the files in it are called `sample...`.
     public var path = "samples/sample"
     public var format = OutputFormat.auto
     /// Replace existing files; otherwise an existing file is an error.
@@ -162,6 +163,7 @@ public struct GenerationConfig: Equatable, Sendable {
     /// for PNGWriter.writeFrames (files `<base>_0000.png`, ...).
     public func outputPath(index: Int, sample k: Int = 0, count: Int) -> String {
         var stem = output.path
+        if stem.hasSuffix("/") { stem += "sample" }      // a folder: files named as the default's, inside it
         if let ext = outputExtension { stem = String(stem.dropLast(ext.rawValue.count + 1)) }
         if count != 1 || numSample != 1 {
             stem += "_" + String(format: "%04d", index)

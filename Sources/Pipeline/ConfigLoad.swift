@@ -1,16 +1,19 @@
 // Reading a GenerationConfig from YAML and checking every value.
 
 import Foundation
+import TensorCore
 import Yams
 
 extension GenerationConfig {
+    static let maxConfigBytes = 1 << 20
+
     /// Reads and checks a config file.
     public static func load(path: String) throws -> GenerationConfig {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(source: path, key: nil, "cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "not UTF-8 text or unreadable" : "no such file"))")
+            text = try FileChecks.readText(path, what: "config file", maxBytes: maxConfigBytes)
+        } catch let e as FileCheckError {
+            throw ConfigError(source: path, key: nil, e.reason)
         }
         var config = try parse(yaml: text, source: path)
         config.resolveModelPaths(relativeTo: (path as NSString).deletingLastPathComponent)
@@ -36,7 +39,7 @@ extension GenerationConfig {
     /// Bounds a config before the YAML library sees it: its node builder recurses once per
     /// nesting level, and a few thousand `[` overflow the stack (found by `make fuzz`).
     static func checkSize(_ yaml: String, source: String) throws {
-        let maxBytes = 1 << 20, maxDepth = 64
+        let maxBytes = maxConfigBytes, maxDepth = 64
         guard yaml.utf8.count <= maxBytes else {
             throw ConfigError(source: source, key: nil, "config is \(yaml.utf8.count) bytes; the limit is \(maxBytes)")
         }
@@ -185,6 +188,9 @@ extension GenerationConfig {
         try check.range("batch_size", batchSize, 1...1024)
         try check.range("num_sample", numSample, 1...10000)
 
+        if let empty = prompts.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw check.error("prompt", "prompt \(empty + 1) is empty; give the text to generate")
+        }
         if let promptPath { try check.nonEmpty("prompt_path", promptPath) }
         if let aes { try check.range("aes", aes, 0...10) }
         if let flow { try check.range("flow", flow, 0...1000) }

@@ -117,11 +117,25 @@ public final class VideoGenerator {
         ScratchArena.shared.releaseAll()
         if writeOutputs {
             let (written, r5) = try measureStage("write", events) {
-                try videos.map { v -> GeneratedVideo in
-                    let path = outputs[v.index * config.numSample + v.sample]
-                    try write(v.frames, to: path)
-                    events(.wroteOutput(path: path))
-                    return GeneratedVideo(prompt: v.prompt, index: v.index, sample: v.sample, latent: v.latent, frames: v.frames, outputPath: path)
+                // Folders are made only now, when there is something to put in them; on a failure
+                // those still empty go again (a finished earlier video stays, with its folder).
+                do {
+                    for dir in Set(outputs.map { ($0 as NSString).deletingLastPathComponent }) where !dir.isEmpty {
+                        do { try PendingOutputs.createFolder(dir) } catch {
+                            throw PipelineError("output.path: cannot create folder '\(dir)': \(error.localizedDescription)")
+                        }
+                    }
+                    let written = try videos.map { v -> GeneratedVideo in
+                        let path = outputs[v.index * config.numSample + v.sample]
+                        try write(v.frames, to: path)
+                        events(.wroteOutput(path: path))
+                        return GeneratedVideo(prompt: v.prompt, index: v.index, sample: v.sample, latent: v.latent, frames: v.frames, outputPath: path)
+                    }
+                    PendingOutputs.keepFolders()
+                    return written
+                } catch {
+                    PendingOutputs.removeEmptyFolders()
+                    throw error
                 }
             }
             videos = written
@@ -145,31 +159,43 @@ public final class VideoGenerator {
 
     // MARK: outputs
 
-    /// Output paths for every (prompt, sample), checked before any compute: the folder is created
-    /// if missing and must be writable, and existing files need `overwrite`.
+    /// Output paths for every (prompt, sample), checked before any compute: the folder, or the
+    /// nearest existing one above a folder still to be made (at write time), must be a writable
+    /// folder; existing files need `overwrite`; no output may be one of the run's input files.
     func planOutputs(count: Int) throws -> [String] {
         var paths: [String] = []
         for i in 0..<count { for k in 0..<config.numSample { paths.append(config.outputPath(index: i, sample: k, count: count)) } }
         let fm = FileManager.default
+        let inputs = inputFiles
         for p in paths {
-            let dir = (p as NSString).deletingLastPathComponent
-            if !dir.isEmpty && !fm.fileExists(atPath: dir) {
-                do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                    throw PipelineError("output.path: cannot create folder '\(dir)': \(error.localizedDescription)")
-                }
+            var folder = (p as NSString).deletingLastPathComponent
+            if folder.isEmpty { folder = "." }
+            while !fm.fileExists(atPath: folder) && folder != "/" && folder != "." {
+                let up = (folder as NSString).deletingLastPathComponent
+                folder = up.isEmpty ? "." : up
             }
-            let folder = dir.isEmpty ? "." : dir
             var isDir: ObjCBool = false
             if !fm.fileExists(atPath: folder, isDirectory: &isDir) || !isDir.boolValue {
                 throw PipelineError("output.path: '\(folder)' is not a folder")
             }
             if !fm.isWritableFile(atPath: folder) { throw PipelineError("output.path: folder '\(folder)' is not writable") }
             let existing = config.resolvedOutputFormat == .png && config.numFrames > 1 ? PNGWriter.framePaths(base: p, count: config.numFrames) : [p]
+            for e in existing {
+                do { try FileChecks.checkOutput(e, inputs: inputs, overwrite: true, what: "output.path") } catch let err as FileCheckError {
+                    throw PipelineError("output.path: \(err)")
+                }
+            }
             if !config.output.overwrite, let e = existing.first(where: { fm.fileExists(atPath: $0) }) {
                 throw PipelineError("output.path: '\(e)' already exists (pass --overwrite to replace it)")
             }
         }
         return paths
+    }
+
+    /// Every file this run reads: reference images, the prompt file, weights and tokenizer.
+    var inputFiles: [String] {
+        config.referencePaths.flatMap { config.referenceImagePaths($0) } + [config.promptPath].compactMap { $0 }
+            + [config.textEncoder.path, config.textEncoder.tokenizer, config.denoiser.path, config.vae.path].compactMap { $0 }
     }
 
     /// frames: [3, T, H, W] in [-1, 1].
@@ -196,12 +222,22 @@ public final class VideoGenerator {
         return try (0..<count).map { i in
             let spec = i < config.referencePaths.count ? config.referencePaths[i] : ""
             if spec.isEmpty { return [] }
-            return try spec.split(separator: ";").map { path in
-                let image = try loadReferenceImage(path: String(path), height: config.height, width: config.width)   // [3, H, W]
+            return try config.referenceImagePaths(spec).map { path in
+                let image = try loadReferenceImage(path: path, height: config.height, width: config.width)   // [3, H, W]
                 let x = image.reshaped([1, 3, 1, config.height, config.width])
                 let z = try vae.encode(x, sampling: .sample(noise: { try noise.standardNormal($0) }))                // [1, C, 1, h, w]
                 return z[0]
             }
         }
+    }
+}
+
+extension GenerationConfig {
+    /// The image files of one prompt's `reference_path`: Open-Sora's "a.png;b.png" list, unless
+    /// the whole text names an existing file (a path may itself contain ';').
+    func referenceImagePaths(_ spec: String) -> [String] {
+        if spec.isEmpty { return [] }
+        if FileManager.default.fileExists(atPath: spec) || !spec.contains(";") { return [spec] }
+        return spec.split(separator: ";").map(String.init)
     }
 }

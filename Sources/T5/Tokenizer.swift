@@ -8,6 +8,7 @@
 // Caption cleaning (Open-Sora's `text_preprocessing`) is separate: see CaptionCleaner.
 
 import CSentencePiece
+import TensorCore
 import Foundation
 
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
@@ -43,6 +44,11 @@ public final class T5Tokenizer: @unchecked Sendable {
     /// Pieces in the SentencePiece model (ids 0..<pieceCount); extra ids come after them.
     public let pieceCount: Int
     public let extraIds: Int
+    /// The released T5 tokenizers have 100 sentinel tokens; far more is a mistake (each costs a
+    /// special-token entry).
+    public static let maxExtraIds = 1000
+    /// T5's spiece.model is 792 KB; the largest SentencePiece models in use are a few MB.
+    public static let maxModelBytes = 64 << 20
     /// Texts that map straight to one id, longest first (so "<extra_id_10>" wins over "<extra_id_1>").
     private let specialTokens: [(bytes: [UInt8], id: Int)]
     private let processor: OpaquePointer
@@ -53,12 +59,18 @@ public final class T5Tokenizer: @unchecked Sendable {
     ///     (the released T5 tokenizers use 100; `<extra_id_i>` has id pieceCount + extraIds - 1 - i).
     public init(modelPath: String, extraIds: Int = 0) throws {
         path = modelPath
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDir) else {
-            throw TokenizerError.cannotLoad(path: modelPath, reason: "no such file")
+        // libsentencepiece reads the whole file: a FIFO would block it and /dev/zero never ends.
+        if let why = FileChecks.notRegularFile(modelPath) {
+            let hint = why.hasPrefix("is a folder") ? " (pass the spiece.model file inside it)" : ""
+            throw TokenizerError.cannotLoad(path: modelPath, reason: why + hint)
         }
-        if isDir.boolValue { throw TokenizerError.cannotLoad(path: modelPath, reason: "is a folder (pass the spiece.model file inside it)") }
-        guard extraIds >= 0 else { throw TokenizerError.cannotLoad(path: modelPath, reason: "negative extra id count \(extraIds)") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= Self.maxModelBytes else {
+            throw TokenizerError.cannotLoad(path: modelPath, reason: "\(size) bytes is more than a SentencePiece model (limit \(Self.maxModelBytes))")
+        }
+        guard (0...Self.maxExtraIds).contains(extraIds) else {
+            throw TokenizerError.cannotLoad(path: modelPath, reason: "extra id count must be 0 ... \(Self.maxExtraIds), got \(extraIds)")
+        }
         var err = [CChar](repeating: 0, count: 512)
         guard let p = spm_load(modelPath, &err, err.count) else {
             let msg = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -5,6 +5,7 @@
 // it. Without `overwrite` the move is a hard link, which fails atomically if the name is taken.
 
 import Foundation
+import TensorCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,11 +34,16 @@ struct AtomicOutput {
         // O_EXCL: never reuse someone else's file; the random part makes a clash unlikely anyway.
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let temp = dir + "/." + url.lastPathComponent + ".partial-\(getpid())-\(suffix)"
+        // Registered before it exists, so a signal at any moment after creation removes it.
+        PendingOutputs.register(temp)
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw VideoIOError(path: path, "cannot write: \(systemError(errno))") }
+        guard fd >= 0 else {
+            let e = errno
+            PendingOutputs.unregister(temp)
+            throw VideoIOError(path: path, "cannot write: \(systemError(e))")
+        }
         close(fd)
         tempPath = temp
-        PendingOutputs.register(temp)
     }
 
     /// Moves the finished temporary file to `path`.
@@ -76,23 +82,4 @@ struct AtomicOutput {
         unlink(tempPath)
         PendingOutputs.unregister(tempPath)
     }
-}
-
-/// Temporary files of outputs still being written, so an interrupted run (SIGINT) can remove
-/// them before it exits: a killed run leaves no partial file behind.
-public enum PendingOutputs {
-    nonisolated(unsafe) private static var paths = Set<String>()
-    private static let lock = NSLock()
-
-    static func register(_ p: String) { lock.lock(); paths.insert(p); lock.unlock() }
-    static func unregister(_ p: String) { lock.lock(); paths.remove(p); lock.unlock() }
-
-    /// Deletes every pending temporary file. Safe to call from a signal-handling queue.
-    public static func removeAll() {
-        lock.lock(); defer { lock.unlock() }
-        for p in paths { unlink(p) }
-        paths.removeAll()
-    }
-
-    public static var count: Int { lock.lock(); defer { lock.unlock() }; return paths.count }
 }

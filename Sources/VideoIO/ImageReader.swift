@@ -2,16 +2,13 @@
 
 import CJPEGShim
 import Foundation
+import TensorCore
 
 public enum ImageReader {
     /// Decodes `path` to RGB. Sizes above `ImageLimits` are refused before pixels are allocated;
     /// missing, empty, unknown-format and corrupt files are errors naming the file.
     public static func read(path: String) throws -> RGBImage {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw VideoIOError(path: path, "cannot read image: no such file")
-        }
-        guard !isDir.boolValue else { throw VideoIOError(path: path, "cannot read image: it is a folder") }
+        if let why = FileChecks.notRegularFile(path) { throw VideoIOError(path: path, "cannot read image: \(why)") }
         let magic = try leadingBytes(of: path, count: 8)
         if magic.isEmpty { throw VideoIOError(path: path, "image file is empty") }
         if magic.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try PNGReader.read(path: path) }

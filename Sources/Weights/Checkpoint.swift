@@ -20,6 +20,7 @@ public enum Checkpoint {
             throw WeightsError.cannotOpen(file: path, reason: "no such file or folder")
         }
         if isDir.boolValue { return try openDirectory(path) }
+        if let why = FileChecks.notRegularFile(path) { throw WeightsError.cannotOpen(file: path, reason: why) }
         let lower = path.lowercased()
         if lower.hasSuffix(".index.json") {
             return try ShardedStore(indexPath: path) { try openFile($0) }

@@ -6,6 +6,7 @@
 // renamed to NAME. Nothing half-written ever carries the final name.
 
 import Foundation
+import TensorCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -52,7 +53,7 @@ public final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Send
         let partial = destination + ".partial"
         let dir = (destination as NSString).deletingLastPathComponent
         if !dir.isEmpty {
-            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            do { try PendingOutputs.createFolder(dir) } catch {
                 throw DownloadError("cannot create folder \(dir): \(error.localizedDescription)")
             }
         }
@@ -76,6 +77,19 @@ public final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Send
         session.finishTasksAndInvalidate()
         try? fh.close()
         handle = nil
+        // A failure before any byte arrived leaves nothing behind: no empty partial file, no new folder.
+        let gotNothing = ((try? fm.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0) == 0
+        if gotNothing && (failure != nil || !(status == 200 || status == 206)) {
+            try? fm.removeItem(atPath: partial)
+            PendingOutputs.removeEmptyFolders()
+        } else {
+            PendingOutputs.keepFolders()
+        }
+        if let failure, status == 0 {
+            // No HTTP answer at all: DNS, refused connection, TLS, proxy or no network.
+            let host = url.host.map { h in url.port.map { "\(h):\($0)" } ?? h } ?? url.absoluteString
+            throw DownloadError("download of \(url.absoluteString) failed: could not reach \(host): \(failure.localizedDescription); check the network, or set HF_ENDPOINT (or --endpoint) to a reachable mirror")
+        }
         if let failure { throw DownloadError("download of \(url.absoluteString) failed: \(failure.localizedDescription) (partial data kept in \(partial); run again to resume)") }
         guard status == 200 || status == 206 else {
             throw DownloadError("download of \(url.absoluteString) failed: HTTP \(status)")
@@ -127,7 +141,8 @@ public final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Send
     }
 
     public func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if let error, status == 200 || status == 206 { failure = error }
+        // A refused status cancels the task itself: that error is not the failure to report.
+        if let error, status == 0 || status == 200 || status == 206 { failure = error }
         done.signal()
     }
 }

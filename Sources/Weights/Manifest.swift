@@ -28,6 +28,7 @@ public struct WeightsManifest: Sendable {
     /// the manifest's folder).
     public init(path: String) throws {
         let root = (path as NSString).deletingLastPathComponent
+        if let why = FileChecks.notRegularFile(path) { throw WeightsError.cannotOpen(file: path, reason: why) }
         guard let data = FileManager.default.contents(atPath: path),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let comps = obj["components"] as? [String: Any] else {

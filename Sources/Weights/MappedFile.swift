@@ -16,7 +16,9 @@ public final class MappedFile: PageReleasable, @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // A FIFO would block open() forever and /dev/zero maps as an empty file: name them instead.
+        if let why = FileChecks.notRegularFile(path) { throw WeightsError.cannotOpen(file: path, reason: why) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw WeightsError.cannotOpen(file: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()

@@ -55,6 +55,9 @@ public struct SafetensorsWriter {
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }   // pad so the data section is 8-byte aligned
         let tmp = path + ".partial-\(getpid())"
+        // Registered before it exists, so a signal at any moment after creation removes it.
+        PendingOutputs.register(tmp)
+        defer { PendingOutputs.unregister(tmp) }
         guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
             throw WeightsError.cannotOpen(file: path, reason: "cannot create \(tmp) (is the folder writable?)")
         }

@@ -21,12 +21,12 @@ struct BenchCommand: ParsableCommand {
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
     var latentOption: String?
     var latent: String { latentOption ?? "15x18x32" }
-    @Option(name: .customLong("batch"), help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption).")
+    @Option(name: .customLong("batch"), parsing: .unconditional, help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption).")
     var batchOption: Int?
     var batch: Int { batchOption ?? 2 }
-    @Option(help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
+    @Option(parsing: .unconditional, help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
     var captionTokens: Int?
-    @Option(name: .customLong("steps"), help: "pipeline-*: sampling steps (default 1).")
+    @Option(name: .customLong("steps"), parsing: .unconditional, help: "pipeline-*: sampling steps (default 1).")
     var stepsOption: Int?
     var steps: Int { stepsOption ?? 1 }
     @Option(name: .customLong("conv"), help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4; default auto).")
@@ -35,18 +35,22 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("dtype"), help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32; default bf16).")
     var dtypeOption: String?
     var dtype: String { dtypeOption ?? "bf16" }
-    @Option(name: .customLong("repeat"), help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
     var repeat_: Int?
-    @Option(name: .customLong("sgemm-window"), help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
+    @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
     var sgemmWindowOption: Double?
     var sgemmWindow: Double { sgemmWindowOption ?? 5 }
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
 
     func run() throws {
         try runReportingErrors {
             try checkOptionsApply()
-            if let threads { Runtime.setThreads(threads) }
+            if let threads {
+                try InputLimits.require("--threads", threads, in: InputLimits.threads)
+                Runtime.setThreads(threads)
+            }
+            try InputLimits.require("--sgemm-window", sgemmWindow, in: 0...3600)
             if let pipeline = PipelineBench(rawValue: component) {
                 return try pipeline.run(latentSpec: latent, steps: steps)
             }
@@ -57,9 +61,10 @@ struct BenchCommand: ParsableCommand {
             }
             switch component {
             case "sgemm":
-                let dims = shape.split(separator: ",").compactMap { Int($0) }
-                guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape must be M,N,K with positive integers, got '\(shape)'") }
+                let dims = try InputLimits.shape(shape, count: 3, layout: "M,N,K")
                 let (m, n, k) = (dims[0], dims[1], dims[2])
+                try InputLimits.requireMemory(InputLimits.bytes([m, k]) + InputLimits.bytes([n, k]) + InputLimits.bytes([m, n]),
+                                              for: "--shape \(shape) (sgemm)")
                 let best = SGEMMBench.bestSeconds(m: m, n: n, k: k, repeats: repeat_ ?? 5)
                 let gflops = 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9
                 print(#"{"component":"sgemm","shape":[\#(m),\#(n),\#(k)],"seconds":\#(best),"gflops":\#(gflops),\#(runtimeJSONFields)}"#)
@@ -134,9 +139,11 @@ extension SGEMMBench {
     /// ([B, N, H*D]); GFLOP/s over its two products (4 x B x H x Nq x Nk x D), next to plain
     /// sgemm on the same total work as one [B*Nq, Nk] x [Nk, H*D]-sized product.
     static func attention(shape: String, repeats: Int) throws -> String {
-        let d = shape.split(separator: ",").compactMap { Int($0) }
-        guard d.count == 5, d.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape for attention must be B,Nq,Nk,heads,headDim, got '\(shape)'") }
+        let d = try InputLimits.shape(shape, count: 5, layout: "B,Nq,Nk,heads,headDim (attention)")
         let (b, nq, nk, h, hd) = (d[0], d[1], d[2], d[3], d[4])
+        // q, the output, k and v, and one [Nq, Nk] score block per worker thread.
+        try InputLimits.requireMemory(2 * InputLimits.bytes([b, nq, h, hd]) + 2 * InputLimits.bytes([b, nk, h, hd])
+                                      + Double(Runtime.threads) * InputLimits.bytes([nq, nk]), for: "--shape \(shape) (attention)")
         HeapTuning.retainFreedMemory()      // as in the models: the output buffer is reused, not re-faulted
         var rng = SplitMix64(seed: 5)
         func random(_ shape: [Int]) -> Tensor {

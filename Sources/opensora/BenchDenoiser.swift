@@ -92,6 +92,7 @@ enum DenoiserBench {
                     sgemmWindow: Double = 5) throws {
         let dims = try parseLatentSize(spec)
         guard batch >= 1 else { throw CLIError("--batch must be at least 1, got \(batch)") }
+        try InputLimits.require("--batch", batch, in: 1...64)
         let config = denoiser.config
         let tokens = captionTokens ?? config.modelMaxLength
         guard (1...config.modelMaxLength).contains(tokens) else {

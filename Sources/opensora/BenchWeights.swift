@@ -48,6 +48,10 @@ func parseLatentSize(_ spec: String) throws -> [Int] {
     guard dims.count == 3, let t = dims[0], let h = dims[1], let w = dims[2], t > 0, h > 0, w > 0 else {
         throw CLIError("--latent must be TxHxW with positive integers (latent frames x height/8 x width/8), got '\(spec)'")
     }
+    for v in [t, h, w] { try InputLimits.require("--latent (each side)", v, in: InputLimits.latentSide) }
+    guard t * h * w <= InputLimits.latentPositions else {
+        throw CLIError("--latent \(spec) has \(t * h * w) latent positions; the limit is \(InputLimits.latentPositions)")
+    }
     return [t, h, w]
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import T5
 import TensorCore
 import Weights
@@ -18,9 +19,9 @@ struct EncodeTextCommand: ParsableCommand {
     var t5: String
     @Option(help: "SentencePiece model (default: spiece.model in the --t5 folder).")
     var tokenizer: String?
-    @Option(help: "Tokens per prompt, including </s>; shorter prompts are padded.")
+    @Option(parsing: .unconditional, help: "Tokens per prompt, including </s>; shorter prompts are padded (1 ... 4096).")
     var maxLength: Int = 300
-    @Option(help: "Sentinel tokens <extra_id_N> the tokenizer knows (the released T5 tokenizers have 100).")
+    @Option(parsing: .unconditional, help: "Sentinel tokens <extra_id_N> the tokenizer knows (the released T5 tokenizers have 100; at most 1000).")
     var extraIds: Int = 100
     @Flag(help: "Tokenize the prompts as given, without Open-Sora's caption cleaning.")
     var noClean = false
@@ -28,17 +29,30 @@ struct EncodeTextCommand: ParsableCommand {
     var skipPadding = false
     @Option(help: "Also write the embedding and mask to this .safetensors file.")
     var output: String?
+    @Flag(help: "Replace an existing --output file.")
+    var overwrite = false
     @Argument(help: "Prompts.")
     var prompts: [String]
 
     func run() throws {
         try runReportingErrors {
             guard !prompts.isEmpty else { throw CLIError("give at least one prompt") }
-            guard maxLength >= 1 else { throw CLIError("--max-length must be at least 1, got \(maxLength)") }
+            try InputLimits.require("--max-length", maxLength, in: 1...4096)
+            try InputLimits.require("--extra-ids", extraIds, in: 0...T5Tokenizer.maxExtraIds)
+            try InputLimits.require("the number of prompts", prompts.count, in: 1...1024)
+            if let long = prompts.firstIndex(where: { $0.utf8.count > PromptFile.maxPromptBytes }) {
+                throw CLIError("prompt \(long + 1) is \(prompts[long].utf8.count) bytes long; the limit is \(PromptFile.maxPromptBytes)")
+            }
+            let tokPath = try tokenizer ?? defaultTokenizerPath()
+            if let output { try FileChecks.checkOutput(output, inputs: checkpointFiles(t5) + [tokPath], overwrite: overwrite, what: "--output") }
             let t0 = Date()
             let store = try Checkpoint.open(t5)
             let encoder = try T5Encoder(weights: store)
-            let tokPath = try tokenizer ?? defaultTokenizerPath()
+            // Hidden states, the feed-forward activations and one layer's attention scores.
+            let c = encoder.config
+            try InputLimits.requireMemory(4 * InputLimits.bytes([prompts.count, maxLength, c.dModel]) + InputLimits.bytes([prompts.count, maxLength, c.dFF])
+                                          + InputLimits.bytes([prompts.count, c.heads, maxLength, maxLength]),
+                                          for: "encoding \(prompts.count) prompts at --max-length \(maxLength)")
             let tok = try T5Tokenizer(modelPath: tokPath, extraIds: extraIds)
             let texts = noClean ? prompts : prompts.map(CaptionCleaner.preprocess)
             let batch = try tok.encode(texts, maxLength: maxLength)
@@ -54,6 +68,7 @@ struct EncodeTextCommand: ParsableCommand {
             print(String(format: "checksum: sum=%.6f mean_abs=%.6f", sum, absSum / Double(max(y.count, 1))))
             print(String(format: "time: load %.2f s, encode %.2f s", loaded.timeIntervalSince(t0), done.timeIntervalSince(loaded)))
             if let output {
+                InterruptHandler.install()
                 let mask = Tensor(shape: [batch.batchSize, maxLength], data: batch.mask.flatMap { $0.map(Float.init) })
                 try SafetensorsWriter().write([SafetensorsWriter.item("y", y), SafetensorsWriter.item("mask", mask)], to: output)
                 print("wrote \(output)")

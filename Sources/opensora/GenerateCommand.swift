@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
           opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
         """)
 
-    @Option(name: .long, help: "Prompt (repeatable).")
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "Prompt (repeatable); taken as given, even when it starts with -.")
     var prompt: [String] = []
     @Option(name: .long, help: "Text file with one prompt per line.")
     var promptPath: String?
@@ -36,29 +36,29 @@ struct GenerateCommand: ParsableCommand {
     var aspectRatio: String?
     @Option(name: .long, parsing: .upToNextOption, help: "Explicit size: --image-size H W.")
     var imageSize: [Int] = []
-    @Option(name: .long, help: "Frames: a count, or 2s / 4s / 8s / 16s.")
+    @Option(name: .long, parsing: .unconditional, help: "Frames: a count, or 2s / 4s / 8s / 16s.")
     var numFrames: String?
-    @Option(name: .long, help: "Frame rate the model is conditioned on.")
+    @Option(name: .long, parsing: .unconditional, help: "Frame rate the model is conditioned on.")
     var fps: Int?
-    @Option(name: .long, help: "Frame rate of the written video.")
+    @Option(name: .long, parsing: .unconditional, help: "Frame rate of the written video.")
     var saveFps: Int?
-    @Option(name: .long, help: "Random seed.")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed; -1 picks one at random and prints it.")
     var seed: Int?
     @Option(name: .long, help: "Random number generator: torch (bit-exact with torch.randn on the CPU) or native.")
     var rng: String?
-    @Option(name: .long, help: "Denoising steps.")
+    @Option(name: .long, parsing: .unconditional, help: "Denoising steps.")
     var numSamplingSteps: Int?
-    @Option(name: .long, help: "Classifier-free guidance scale.")
+    @Option(name: .long, parsing: .unconditional, help: "Classifier-free guidance scale.")
     var cfgScale: Double?
-    @Option(name: .long, help: "Aesthetic score appended to the prompt (v1.2), or 'none'.")
+    @Option(name: .long, parsing: .unconditional, help: "Aesthetic score appended to the prompt (v1.2), or 'none'.")
     var aes: String?
-    @Option(name: .long, help: "Motion score appended to the prompt, or 'none'.")
+    @Option(name: .long, parsing: .unconditional, help: "Motion score appended to the prompt, or 'none'.")
     var flow: String?
     @Option(name: .long, help: "Camera motion appended to the prompt (pan right, zoom in, static, ...).")
     var cameraMotion: String?
-    @Option(name: .long, help: "Prompts denoised together.")
+    @Option(name: .long, parsing: .unconditional, help: "Prompts denoised together.")
     var batchSize: Int?
-    @Option(name: .long, help: "Videos per prompt.")
+    @Option(name: .long, parsing: .unconditional, help: "Videos per prompt.")
     var numSample: Int?
     @Option(name: .long, help: "Weight precision for STDiT and the VAE: fp32, bf16, fp16.")
     var dtype: String?
@@ -75,7 +75,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace existing output files.")
     var overwrite = false
 
-    @Option(name: .long, help: "Threads (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
@@ -87,7 +87,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if let threads {
-                guard threads > 0 else { throw CLIError("--threads must be positive, got \(threads)") }
+                try InputLimits.require("--threads", threads, in: InputLimits.threads)
                 Runtime.setThreads(threads)
             }
             var cfg = try loadConfig()
@@ -102,7 +102,7 @@ struct GenerateCommand: ParsableCommand {
             HeapTuning.retainFreedMemory()      // large per-layer buffers are reused, not unmapped (~15% faster)
 
             let progress = ProgressPrinter(enabled: !quiet && isatty(STDERR_FILENO) != 0)
-            let videos = try generator.generate(prompts: prompts) { event in
+            _ = try generator.generate(prompts: prompts) { event in
                 switch event {
                 case let .samplingStep(step, of, batch, batches, elapsed):
                     progress.step(step, of: of, batch: batch, batches: batches, elapsed: elapsed)
@@ -110,6 +110,10 @@ struct GenerateCommand: ParsableCommand {
                     progress.stage(name)
                 case let .note(text):
                     if !quiet { FileHandle.standardError.write(Data("note: \(text)\n".utf8)) }
+                case let .wroteOutput(path):
+                    // Said as each file is finished, so a later failure still reports the ones kept.
+                    progress.finish()
+                    reportWritten(path, frames: cfg.numFrames)
                 default: break
                 }
             }
@@ -122,17 +126,17 @@ struct GenerateCommand: ParsableCommand {
                     FileHandle.standardError.write(Data(line.utf8))
                 }
             }
-            for v in videos {
-                guard let p = v.outputPath else { continue }
-                let frames = v.frames.shape[1]
-                if p.hasSuffix(".mp4") || p.hasSuffix(".png") {
-                    print("wrote \(p)")
-                } else {
-                    let names = PNGWriter.framePaths(base: p, count: frames)
-                    print("wrote \(frames) frames: \(names.first!) ... \((names.last! as NSString).lastPathComponent)")
-                }
-            }
         }
+    }
+
+    /// One "wrote" line, written unbuffered so that it is out before any later failure.
+    func reportWritten(_ p: String, frames: Int) {
+        var line = "wrote \(p)\n"
+        if !(p.hasSuffix(".mp4") || p.hasSuffix(".png")) {
+            let names = PNGWriter.framePaths(base: p, count: frames)
+            line = "wrote \(frames) frames: \(names.first!) ... \((names.last! as NSString).lastPathComponent)\n"
+        }
+        FileHandle.standardOutput.write(Data(line.utf8))
     }
 
     /// --config, or the v1.2 defaults when their weights are here, or the embedded demo model.
@@ -170,7 +174,14 @@ struct GenerateCommand: ParsableCommand {
         o.numFrames = numFrames
         o.fps = fps
         o.saveFPS = saveFps
-        o.seed = seed
+        if seed == -1 {
+            // As Open-Sora's -1: a fresh seed, said so that the run can be repeated.
+            let drawn = Int.random(in: 0...Int(Int32.max))
+            FileHandle.standardError.write(Data("note: --seed -1: using the random seed \(drawn)\n".utf8))
+            o.seed = drawn
+        } else {
+            o.seed = seed
+        }
         o.rng = rng
         o.numSamplingSteps = numSamplingSteps
         o.cfgScale = cfgScale
@@ -181,6 +192,8 @@ struct GenerateCommand: ParsableCommand {
         o.numSample = numSample
         o.dtype = dtype
         if let image {
+            // One path, never Open-Sora's ';' list: checked whole, before any model loads.
+            if let why = FileChecks.notRegularFile(image) { throw CLIError("--image \(image): \(why)") }
             o.referencePaths = [image]
             o.maskStrategies = [maskStrategy ?? "0"]
         } else if maskStrategy != nil {
@@ -202,12 +215,7 @@ struct GenerateCommand: ParsableCommand {
     func collectPrompts(_ cfg: GenerationConfig) throws -> [String] {
         var prompts = cfg.prompts
         if prompts.isEmpty, let path = cfg.promptPath {
-            let text: String
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw CLIError("\(path): cannot read the prompt file: \(error.localizedDescription)")
-            }
-            prompts = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if prompts.isEmpty { throw CLIError("\(path): the prompt file has no prompts") }
+            prompts = try PromptFile.read(path)
         }
         guard !prompts.isEmpty else { throw CLIError("no prompt: pass --prompt TEXT or --prompt-path FILE") }
         if let bad = prompts.firstIndex(where: { $0.utf8.count > 100_000 }) {
@@ -266,22 +274,31 @@ final class ProgressPrinter {
     }
 }
 
-/// Ctrl-C: remove partial outputs and exit 130, the shell's convention for SIGINT.
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP: remove partial outputs and the folders made for them,
+/// and exit 128 + the signal number, the shell's convention (130, 143, 129).
 enum InterruptHandler {
-    nonisolated(unsafe) static var source: DispatchSourceSignal?
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
 
     static func install() {
+        guard sources.isEmpty else { return }
         // A full disk or a file-size limit must fail the write (EFBIG), not kill the process
         // before it can remove its partial output.
         signal(SIGXFSZ, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        s.setEventHandler {
-            PendingOutputs.removeAll()
-            FileHandle.standardError.write(Data("\ninterrupted: partial output removed\n".utf8))
-            _exit(130)   // not exit(): other threads are mid-computation; skip atexit teardown
+        for (sig, name) in [(SIGINT, "interrupted"), (SIGTERM, "terminated (SIGTERM)"), (SIGHUP, "hung up (SIGHUP)")] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                PendingOutputs.removeAll()
+                FileHandle.standardError.write(Data("\n\(name): partial output removed\n".utf8))
+                _exit(128 + sig)   // not exit(): other threads are mid-computation; skip atexit teardown
+            }
+            // The source is registered asynchronously, and until then the signal is ignored:
+            // wait for it, so a signal right after install() is never lost.
+            let registered = DispatchSemaphore(value: 0)
+            s.setRegistrationHandler { registered.signal() }
+            s.resume()
+            _ = registered.wait(timeout: .now() + 2)
+            sources.append(s)
         }
-        s.resume()
-        source = s
     }
 }

@@ -43,13 +43,7 @@ enum VAEBench {
         return #"{"component":"vae-v1.2-numerics","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"max_abs_output":\#(scale),"max_abs_diff_auto_vs_im2col":\#(fast.maxAbsDifference(exact))}"#
     }
 
-    static func parseLatent(_ latent: String) throws -> [Int] {
-        let dims = latent.split(separator: "x").compactMap { Int($0) }
-        guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else {
-            throw CLIError("--latent must be TxHxW with positive integers (latent frames x H/8 x W/8), got '\(latent)'")
-        }
-        return dims
-    }
+    static func parseLatent(_ latent: String) throws -> [Int] { try parseLatentSize(latent) }
 
     /// OpenSoraVAE_V1_2 with random weights of the real shapes.
     static func randomV12() throws -> VideoVAE {
@@ -124,9 +118,12 @@ extension VAEBench {
     /// `--component conv --shape N,C,O,T,H,W,kt`: one 3x3 (kt x 3 x 3 causal) convolution with
     /// every algorithm; time and max abs difference to im2col.
     static func convLab(shape: String, repeats: Int) throws -> [String] {
-        let d = shape.split(separator: ",").compactMap { Int($0) }
-        guard d.count == 7, d.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape for conv must be N,C,O,T,H,W,kt, got '\(shape)'") }
+        let d = try InputLimits.shape(shape, count: 7, layout: "N,C,O,T,H,W,kt (conv)")
         let (n, c, o, t, h, w, kt) = (d[0], d[1], d[2], d[3], d[4], d[5], d[6])
+        // Input, weights, the output of each algorithm and the im2col buffer (C*kt*9 per output position).
+        try InputLimits.requireMemory(InputLimits.bytes([n, c, t, h, w]) + InputLimits.bytes([o, c, kt, 9])
+                                      + 3 * InputLimits.bytes([n, o, t, h, w]) + InputLimits.bytes([n, c * kt * 9, t, h, w]),
+                                      for: "--shape \(shape) (conv)")
         let x = randomWeight([n, c, t, h, w], normLike: false, seed: 5, scale: 1)
         let wt = WeightTensor(randomWeight([o, c, kt, 3, 3], normLike: false, seed: 6), name: "w")
         let bt = WeightTensor(randomWeight([o], normLike: false, seed: 7), name: "b")

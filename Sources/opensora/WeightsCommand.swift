@@ -124,6 +124,8 @@ struct WeightsCommand: ParsableCommand {
         var output: String
         @Option(help: "Floating-point dtype of the output: bf16, f16 or f32.")
         var dtype: String = "bf16"
+        @Flag(help: "Replace an existing output file (never the input itself).")
+        var overwrite = false
 
         func run() throws {
             try runReportingErrors {
@@ -134,6 +136,7 @@ struct WeightsCommand: ParsableCommand {
                 case "f32", "fp32", "float32": target = .f32
                 default: throw CLIError("--dtype must be bf16, f16 or f32, got '\(dtype)'")
                 }
+                try FileChecks.checkOutput(output, inputs: checkpointFiles(input), overwrite: overwrite)
                 let store = try Checkpoint.open(input)
                 var items: [SafetensorsWriter.Item] = []
                 var total = 0
@@ -145,6 +148,7 @@ struct WeightsCommand: ParsableCommand {
                         try Self.encode(store.weight(name), as: outType)
                     })
                 }
+                InterruptHandler.install()
                 try SafetensorsWriter().write(items, to: output, metadata: ["format": "pt"])
                 print("wrote \(output): \(items.count) tensors, \(total) bytes of data (\(target.rawValue))")
             }
@@ -181,4 +185,17 @@ struct WeightsCommand: ParsableCommand {
 func loadManifest(_ path: String?) throws -> WeightsManifest {
     guard let p = path ?? WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found; pass --manifest") }
     return try WeightsManifest(path: p)
+}
+
+/// The files a checkpoint argument may read: the path itself and, for a folder or a sharded index,
+/// every file beside it (an output must never be one of them).
+func checkpointFiles(_ spec: String) -> [String] {
+    let path = FileManager.default.fileExists(atPath: spec) ? spec : HuggingFaceCache.snapshot(repo: spec) ?? spec
+    var isDir: ObjCBool = false
+    let folderExists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+    let folder = folderExists && isDir.boolValue ? path
+        : path.lowercased().hasSuffix(".index.json") ? (path as NSString).deletingLastPathComponent : nil
+    guard let folder else { return [path] }
+    let dir = folder.isEmpty ? "." : folder
+    return [path] + ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).map { dir + "/" + $0 }
 }

@@ -79,9 +79,9 @@ final class SafetensorsTests: XCTestCase {
         // 14. entry not an object
         assertError(write(header: #"{"w":5}"#, dataBytes: 0), contains: "entry is not an object")
         // 15. a directory
-        XCTAssertThrowsError(try SafetensorsFile(path: dir)) { XCTAssertTrue("\($0)".contains("is a directory")) }
+        XCTAssertThrowsError(try SafetensorsFile(path: dir)) { XCTAssertTrue("\($0)".contains("is a folder"), "\($0)") }
         // 16. missing file
-        XCTAssertThrowsError(try SafetensorsFile(path: dir + "/nope.safetensors")) { XCTAssertTrue("\($0)".contains("No such file")) }
+        XCTAssertThrowsError(try SafetensorsFile(path: dir + "/nope.safetensors")) { XCTAssertTrue("\($0)".contains("no such file"), "\($0)") }
     }
 
     func testShardedIndexAndPrefixedStore() throws {
