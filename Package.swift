@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG", "CJPEGShim"], swiftSettings: hot),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams"],
                 swiftSettings: hot),
-        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "Pipeline"],
+        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO"],
                 swiftSettings: hot),
         .executableTarget(name: "opensora",
                           dependencies: ["GoldenCheck", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -18,6 +18,10 @@ public enum GoldenRunner {
         "ddim": DDIMCheck.run,
         "torch_randn": TorchRandnCheck.run,
         "pipeline_e2e": PipelineCheck.run,
+        "dit_model": DiTModelCheck.run,
+        "dit_ddpm": DiTSampleCheck.run,
+        "dit_ddim": DiTSampleCheck.run,
+        "dit_vae_decode": DiTVAEDecodeCheck.run,
     ]
 
     public static func run(_ c: GoldenCase, options: CheckOptions = CheckOptions()) throws -> [OutputCheck] {

@@ -37,9 +37,20 @@ public struct DiTConfig: Sendable, Equatable {
     /// The head count of each published width (DiT-S, -B, -L, -XL); checkpoints do not store it.
     public static let headsByHiddenSize: [Int: Int] = [384: 6, 768: 12, 1024: 16, 1152: 16]
 
+    /// forward_with_cfg guides only the first 3 output channels (hard-coded in models.py "for
+    /// exact reproducibility"); the 4th eps channel and the variance values stay per half.
+    public static let guidedChannels = 3
+
     public var nullClass: Int { numClasses }
     public var tokens: Int { (inputSize / patchSize) * (inputSize / patchSize) }
     public var learnSigma: Bool { outChannels == 2 * inChannels }
+
+    /// The fixed sin-cos table DiT builds at construction and stores as `pos_embed` (MAE's
+    /// get_2d_sincos_pos_embed: first half the column, second half the row, [sin, cos]). [T, D]
+    public func positionTable() -> Tensor {
+        let side = inputSize / patchSize
+        return positionEmbedding2D(dim: hiddenSize, h: side, w: side, scale: 1, baseSize: nil)
+    }
 
     public func validate() throws {
         guard hiddenSize > 0, numHeads > 0, hiddenSize % numHeads == 0 else {

@@ -166,6 +166,15 @@ public struct DiffusionSchedule: Sendable {
         return (0..<n).map { i in i < half ? start + step * Double(i) : end - step * Double(n - i - 1) }
     }
 
+    /// ADM's one-section `timestep_respacing` string: "N" (even) or "ddimN". -> (how, N)
+    public static func parseRespacing(_ spec: String) throws -> (Respacing, Int) {
+        let ddim = spec.hasPrefix("ddim")
+        guard let n = Int(ddim ? String(spec.dropFirst(4)) : spec), n > 0 else {
+            throw SamplerError.invalidInput("timestep respacing '\(spec)': expected N or ddimN with N a positive integer")
+        }
+        return (ddim ? .ddimStride : .even, n)
+    }
+
     /// `np.linspace(1e-4, 0.02, n)` (scaled for n != 1000) as numpy computes it: start + i * step,
     /// the last value exactly the end.
     public static func numpyLinearBetas(_ n: Int) -> [Double] {
