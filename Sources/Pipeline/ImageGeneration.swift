@@ -30,6 +30,8 @@ public struct ImageGenerationConfig: Sendable, Equatable {
     public var vae = "mse"
     /// Where the VAE is: a path or a Hugging Face repo id; nil = stabilityai/sd-vae-ft-<vae>.
     public var vaeWeights: String?
+    /// GroupNorm groups of the VAE (its diffusers config's norm_num_groups; not in the weights).
+    public var vaeNormGroups = 32
     public var classLabels = [207, 360, 387, 974, 88, 979, 417, 279]
     public var cfgScale = 4.0
     public var numSamplingSteps = 250
@@ -70,6 +72,7 @@ public struct ImageGenerationConfig: Sendable, Equatable {
         c.imageSize = try top.int("image_size").or(c.imageSize) ?? c.imageSize
         c.vae = try top.string("vae").or(c.vae) ?? c.vae
         c.vaeWeights = try top.string("vae_weights").or(nil)
+        c.vaeNormGroups = try top.int("vae_norm_groups").or(c.vaeNormGroups) ?? c.vaeNormGroups
         c.classLabels = try top.ints("class_labels").or(c.classLabels) ?? c.classLabels
         c.cfgScale = try top.double("cfg_scale").or(c.cfgScale) ?? c.cfgScale
         c.numSamplingSteps = try top.int("num_sampling_steps").or(c.numSamplingSteps) ?? c.numSamplingSteps
@@ -100,6 +103,7 @@ public struct ImageGenerationConfig: Sendable, Equatable {
         guard (1...1000).contains(numSamplingSteps) else { throw bad("num_sampling_steps", "must be 1 ... 1000, got \(numSamplingSteps)") }
         guard eta >= 0, eta <= 1 else { throw bad("eta", "must be 0 ... 1, got \(eta)") }
         if eta != 0 && sampler != .ddim { throw bad("eta", "applies to the ddim sampler only (sampler is \(sampler.rawValue))") }
+        guard vaeNormGroups > 0 else { throw bad("vae_norm_groups", "must be positive, got \(vaeNormGroups)") }
         if let h = numHeads, h <= 0 { throw bad("num_heads", "must be positive, got \(h)") }
     }
 }
@@ -183,7 +187,7 @@ public final class ImageGenerator {
         for step in run { progress(step.index + 1, step.count) }
         let samples = try run.finish()
         // The VAE is built once sampling is done (models load in turn); one image per decoder call.
-        let vae = try SpatialVideoVAE(store: vaeStore, microBatchSize: 1)
+        let vae = try SpatialVideoVAE(store: vaeStore, normGroups: c.vaeNormGroups, microBatchSize: 1)
         return try Self.decode(samples.reshaped([n, model.config.inChannels, latentSize, latentSize]), vae: vae)
     }
 }

@@ -52,6 +52,23 @@ public struct DiTConfig: Sendable, Equatable {
         return positionEmbedding2D(dim: hiddenSize, h: side, w: side, scale: 1, baseSize: nil)
     }
 
+    /// The state dict's names and shapes, in models.py's order.
+    public func parameterShapes() -> [(String, [Int])] {
+        let d = hiddenSize
+        func linear(_ name: String, _ inF: Int, _ outF: Int) -> [(String, [Int])] { [(name + ".weight", [outF, inF]), (name + ".bias", [outF])] }
+        var shapes: [(String, [Int])] = [("pos_embed", [1, tokens, d]),
+                                         ("x_embedder.proj.weight", [d, inChannels, patchSize, patchSize]), ("x_embedder.proj.bias", [d])]
+        shapes += linear("t_embedder.mlp.0", TimestepEmbedder.frequencyDim, d) + linear("t_embedder.mlp.2", d, d)
+        shapes.append(("y_embedder.embedding_table.weight", [numClasses + 1, d]))
+        for i in 0..<depth {
+            let b = "blocks.\(i)."
+            shapes += linear(b + "attn.qkv", d, 3 * d) + linear(b + "attn.proj", d, d)
+            shapes += linear(b + "mlp.fc1", d, mlpHidden) + linear(b + "mlp.fc2", mlpHidden, d) + linear(b + "adaLN_modulation.1", d, 6 * d)
+        }
+        shapes += linear("final_layer.linear", d, patchSize * patchSize * outChannels) + linear("final_layer.adaLN_modulation.1", d, 2 * d)
+        return shapes
+    }
+
     public func validate() throws {
         guard hiddenSize > 0, numHeads > 0, hiddenSize % numHeads == 0 else {
             throw STDiTError.badConfig("DiT hidden_size \(hiddenSize) is not divisible by num_heads \(numHeads)")
