@@ -56,7 +56,7 @@ let package = Package(
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"], exclude: ["range_server.py"]),
-        .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights", "Pipeline", "Samplers", "VideoIO"]),
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore", "Weights"]),
