@@ -10,16 +10,16 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
-                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention"]
+                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2"]
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
     @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
     var shape: String = "4500,1152,1152"
-    @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
+    @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-* (default 15x18x32); SxS for dit-xl2 (default 32x32).",
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
-    var latent: String = "15x18x32"
-    @Option(help: "stdit*-xl2: batch (2 = the guidance batch: cond + null caption).")
+    var latent: String?
+    @Option(help: "stdit*-xl2: batch (2 = the guidance batch: cond + null caption); dit-xl2: images (the model runs on twice as many rows).")
     var batch: Int = 2
     @Option(help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
     var captionTokens: Int?
@@ -27,8 +27,8 @@ struct BenchCommand: ParsableCommand {
     var steps: Int = 1
     @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
     var conv: String = "auto"
-    @Option(help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32).")
-    var dtype: String = "bf16"
+    @Option(help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32; default bf16); dit-xl2: of its random weights (f32, as published, or bf16; default f32).")
+    var dtype: String?
     @Option(name: .customLong("repeat"), help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
     var repeat_: Int?
     @Option(help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate).")
@@ -38,6 +38,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let latent = self.latent ?? "15x18x32"
             if let threads { Runtime.setThreads(threads) }
             if let pipeline = PipelineBench(rawValue: component) {
                 return try pipeline.run(latentSpec: latent, steps: steps)
@@ -61,6 +62,7 @@ struct BenchCommand: ParsableCommand {
                 guard let mpath = WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found (set OPENSORA_MANIFEST)") }
                 guard let comp = try WeightsManifest(path: mpath).components["t5-v1_1-xxl"] else { throw CLIError("\(mpath) has no t5-v1_1-xxl component") }
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opensora-bench").path
+                let dtype = dtype ?? "bf16"
                 guard let weightDType = DType(rawValue: dtype.uppercased()), weightDType == .bf16 || weightDType == .f32 else {
                     throw CLIError("--dtype must be bf16 or f32, got '\(dtype)'")
                 }
@@ -74,6 +76,8 @@ struct BenchCommand: ParsableCommand {
                 print(try VAEBench.compareConvolutions(latent: latent))
             case "conv":
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
+            case "dit-xl2":
+                try DiTBench.run(latent: self.latent ?? "32x32", batch: batch, dtype: dtype ?? "f32", repeats: repeat_ ?? 1)
             case "attention":
                 print(try SGEMMBench.attention(shape: shape, repeats: repeat_ ?? 5))
             default:
