@@ -111,9 +111,9 @@ def torch_dit_xl2(latent, threads, batch):
     y = torch.tensor([(i * 97) % 1000 for i in range(batch)] + [1000] * batch)
     t = torch.full((2 * batch,), 500)
     with torch.no_grad():
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         model(x, t, y)
-        return time.time() - t0
+        return time.time() - t0, time.process_time() - c0
 
 
 def main():
@@ -136,8 +136,10 @@ def main():
         extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ()
         eng = engine_run(a.engine, wl, a.latent, a.threads, extra)
         pt = runners[wl](latent, a.threads)
+        pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2 also reports CPU seconds
         print(json.dumps({"workload": wl, "latent": a.latent, "threads": a.threads, "engine_seconds": eng["seconds"],
                           "pytorch_seconds": pt, "speedup": pt / eng["seconds"],
+                          "engine_cpu_seconds": eng.get("cpu_seconds"), "pytorch_cpu_seconds": pt_cpu,
                           "pytorch_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                           "engine_peak_rss_bytes": eng.get("peak_rss_bytes"),
                           # denoisers: the engine's GFLOP/s over plain sgemm's on its linear shapes, same process

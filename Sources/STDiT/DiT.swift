@@ -184,7 +184,7 @@ public struct DiT: Sendable {
             observe?("block\(i).out", tokens)
         }
 
-        // Final layer: modulate(LN(x), shift, scale) -> Linear. [B * T, p * p * C_out]
+        // Final layer: (shift, scale) = Linear(SiLU(c)).chunk(2), shift first; modulate(LN(x)) -> Linear. [B * T, p * p * C_out]
         let finalMod = finalModulation(activated)
         observe?("final.adaLN", finalMod)
         let h = modulatedLayerNorm(tokens, FrameModulation(perSample: finalMod, chunks: 2), shift: 0, scale: 1, tokensPerFrame: grid.spatial)
@@ -214,6 +214,8 @@ struct DiTBlock {
     let attn: SelfAttention
     let mlp: MLP
     let modulation: Linear                  // SiLU(c) -> [shift, scale, gate]_msa, [shift, scale, gate]_mlp
+    /// adaLN_modulation(c).chunk(6), in models.py's order.
+    enum Chunk { static let shiftMSA = 0, scaleMSA = 1, gateMSA = 2, shiftMLP = 3, scaleMLP = 4, gateMLP = 5 }
 
     init(_ p: ParameterScope, config c: DiTConfig) throws {
         attn = try SelfAttention(p.scope("attn"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: false)
@@ -226,15 +228,15 @@ struct DiTBlock {
         let chunks = modulation(activatedCondition)
         observe?("adaLN", chunks)
         let mod = FrameModulation(perSample: chunks, chunks: 6)
-        let attnIn = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: grid.spatial)
+        let attnIn = modulatedLayerNorm(x, mod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: grid.spatial)
         let a = attn(attnIn, grid: grid, axis: .spatial, rope: nil)
         observe?("attn_in", attnIn); observe?("attn_out", a)
-        addGated(&x, a, mod, gate: 2, grid: grid)
+        addGated(&x, a, mod, gate: Chunk.gateMSA, grid: grid)
 
-        let mlpIn = modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: grid.spatial)
+        let mlpIn = modulatedLayerNorm(x, mod, shift: Chunk.shiftMLP, scale: Chunk.scaleMLP, tokensPerFrame: grid.spatial)
         let m = mlp(mlpIn)
         observe?("mlp_in", mlpIn); observe?("mlp_out", m)
-        addGated(&x, m, mod, gate: 5, grid: grid)
+        addGated(&x, m, mod, gate: Chunk.gateMLP, grid: grid)
     }
 }
 
