@@ -163,6 +163,9 @@ public final class ImageGenerator {
     public func generate(progress: (Int, Int) -> Void = { _, _ in }) throws -> Tensor {
         let c = config
         // Everything that can be wrong is checked before the first model call.
+        guard FileManager.default.fileExists(atPath: c.weights) else {
+            throw PipelineError("weights: DiT checkpoint '\(c.weights)' not found; the published ones are at https://dl.fbaipublicfiles.com/DiT/models/ (docs/dit.md); pass --weights PATH")
+        }
         let store = try Self.openDiTWeights(c.weights)
         let model = try DiT(weights: store, config: DiTConfig.inferred(from: store, numHeads: c.numHeads))
         let latentSize = model.config.inputSize
