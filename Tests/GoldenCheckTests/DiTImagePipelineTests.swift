@@ -9,6 +9,15 @@ import Weights
 /// decode and the save_image grid) on the golden tiny models with the reference's recorded noise:
 /// the PNG bytes sample.py wrote, to within the case's 1-level rounding tolerance.
 final class DiTImagePipelineTests: XCTestCase {
+    /// A train.py checkpoint ({'model', 'ema', 'opt', 'args'}): its 'ema' weights, past the
+    /// optimizer state and the argparse.Namespace.
+    func testTrainCheckpointGivesItsEMAWeights() throws {
+        let store = try ImageGenerator.openDiTWeights(fixtures + "/dit/dit_train_checkpoint.pt")
+        let reference = try Checkpoint.open(fixtures + "/dit/dit_model.weights.safetensors")
+        XCTAssertEqual(store.names, reference.names)
+        for name in reference.names { XCTAssertEqual(try store.tensor(name).array, try reference.tensor(name).array, name) }
+    }
+
     func testGeneratorReproducesSamplePyGrid() throws {
         let dir = fixtures + "/dit/"
         let samplerCase = try SafetensorsFile(path: dir + "dit_sample_ddpm.io.safetensors")
