@@ -159,38 +159,50 @@ public final class ImageGenerator {
     }
 
     /// Samples the configured labels and decodes them. `progress(step, of)` after each step.
-    /// -> images [n, 3, H, W] in about [-1, 1]
+    /// Everything that can be wrong is checked before the first model call; the DiT is released
+    /// before the VAE is built (models load in turn). -> images [n, 3, H, W] in about [-1, 1]
     public func generate(progress: (Int, Int) -> Void = { _, _ in }) throws -> Tensor {
         let c = config
-        // Everything that can be wrong is checked before the first model call.
         guard FileManager.default.fileExists(atPath: c.weights) else {
             throw PipelineError("weights: DiT checkpoint '\(c.weights)' not found; the published ones are at https://dl.fbaipublicfiles.com/DiT/models/ (docs/dit.md); pass --weights PATH")
         }
+        let vaePath: String
+        do {
+            vaePath = try WeightLocator.resolve(c.vaeLocation, component: "sd-vae-ft-\(c.vae)", option: "vae_weights")
+        } catch where c.vae == "mse" && c.vaeWeights == nil {
+            // `opensora weights download` knows only the ema VAE (Open-Sora's).
+            throw PipelineError("vae_weights: stabilityai/sd-vae-ft-mse is neither in ./weights/sd-vae-ft-mse/ nor in the Hugging Face cache (\(HuggingFaceCache.root)); get it with `huggingface-cli download stabilityai/sd-vae-ft-mse`, pass --vae-weights PATH, or use --vae ema (`opensora weights download --component sd-vae-ft-ema`)")
+        }
+        let vaeStore = try Checkpoint.open(vaePath)
+        let vaeLatentChannels = try vaeStore.shape("decoder.conv_in.weight")[1]
+        let latents = try sample(vaePath: vaePath, vaeLatentChannels: vaeLatentChannels, progress: progress)
+        // One image per decoder call.
+        let vae = try SpatialVideoVAE(store: vaeStore, normGroups: c.vaeNormGroups, microBatchSize: 1)
+        return try Self.decode(latents, vae: vae)
+    }
+
+    /// The DiT stage: checks the checkpoint against the settings, then samples. -> [n, C, S, S]
+    func sample(vaePath: String, vaeLatentChannels: Int, progress: (Int, Int) -> Void) throws -> Tensor {
+        let c = config
         let store = try Self.openDiTWeights(c.weights)
         let model = try DiT(weights: store, config: DiTConfig.inferred(from: store, numHeads: c.numHeads))
-        let latentSize = model.config.inputSize
-        guard c.imageSize == latentSize * 8 else {
-            throw PipelineError("image_size \(c.imageSize): the checkpoint \(c.weights) generates \(latentSize * 8)x\(latentSize * 8) images (pos_embed for a \(latentSize)x\(latentSize) latent)")
+        let (side, channels) = (model.config.inputSize, model.config.inChannels)
+        guard c.imageSize == side * 8 else {
+            throw PipelineError("image_size \(c.imageSize): the checkpoint \(c.weights) generates \(side * 8)x\(side * 8) images (pos_embed for a \(side)x\(side) latent)")
         }
         if let bad = c.classLabels.first(where: { $0 >= model.config.numClasses }) {
             throw PipelineError("class label \(bad) is out of range: \(c.weights) has classes 0..<\(model.config.numClasses)")
         }
-        let vaePath = try WeightLocator.resolve(c.vaeLocation, component: "sd-vae-ft-\(c.vae)", option: "vae_weights")
-        let vaeStore = try Checkpoint.open(vaePath)
-        let vaeLatent = try vaeStore.shape("decoder.conv_in.weight")[1]
-        guard vaeLatent == model.config.inChannels else {
-            throw PipelineError("\(vaePath): the VAE has \(vaeLatent) latent channels, the DiT takes \(model.config.inChannels)")
+        guard vaeLatentChannels == channels else {
+            throw PipelineError("\(vaePath): the VAE has \(vaeLatentChannels) latent channels, the DiT takes \(channels)")
         }
 
         let n = c.classLabels.count
         let noise: NoiseSource = noiseSource ?? (c.rng == .torch ? TorchNoise(seed: UInt64(truncatingIfNeeded: c.seed))
                                                                  : NativeNoise(seed: UInt64(truncatingIfNeeded: c.seed)))
-        let z = try noise.standardNormal([n, model.config.inChannels, 1, latentSize, latentSize])
+        let z = try noise.standardNormal([n, channels, 1, side, side])       // torch.randn(n, 4, S, S)
         let run = try Self.sampler(c).start(SamplingInputs(latent: z), model: Self.denoiser(model, labels: c.classLabels), noise: noise)
         for step in run { progress(step.index + 1, step.count) }
-        let samples = try run.finish()
-        // The VAE is built once sampling is done (models load in turn); one image per decoder call.
-        let vae = try SpatialVideoVAE(store: vaeStore, normGroups: c.vaeNormGroups, microBatchSize: 1)
-        return try Self.decode(samples.reshaped([n, model.config.inChannels, latentSize, latentSize]), vae: vae)
+        return try run.finish().reshaped([n, channels, side, side])
     }
 }

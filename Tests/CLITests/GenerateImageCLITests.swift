@@ -76,6 +76,17 @@ final class GenerateImageCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(args): \(r.stderr)")
         }
+        // Without vae_weights: ./weights/sd-vae-ft-<vae>, then the Hugging Face cache (empty here).
+        let noVAE = dir + "/no-vae.yaml"
+        try (try String(contentsOfFile: config, encoding: .utf8)).split(separator: "\n").filter { !$0.hasPrefix("vae_weights") }
+            .joined(separator: "\n").write(toFile: noVAE, atomically: true, encoding: .utf8)
+        let emptyCache = ["HF_HUB_CACHE": dir + "/empty-cache"]
+        let mse = try runCLI(["generate-image", "--config", noVAE, "-o", dir + "/x.png"], environment: emptyCache)
+        XCTAssertTrue(mse.stderr.contains("huggingface-cli download stabilityai/sd-vae-ft-mse"), mse.stderr)
+        let ema = try runCLI(["generate-image", "--config", noVAE, "--vae", "ema", "-o", dir + "/x.png"], environment: emptyCache)
+        XCTAssertTrue(ema.stderr.contains("opensora weights download --component sd-vae-ft-ema"), ema.stderr)
+        try FileManager.default.removeItem(atPath: noVAE)
+
         let unknown = dir + "/unknown.yaml"
         try "weights: a.pt\nguidance: 3\n".write(toFile: unknown, atomically: true, encoding: .utf8)
         let r = try runCLI(["generate-image", "--config", unknown, "-o", dir + "/x.png"])
