@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore", "Weights"]),
         .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
-        .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights"]),
+        .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
         .testTarget(name: "DemoTests", dependencies: ["Pipeline", "TensorCore", "Weights"]),
     ],

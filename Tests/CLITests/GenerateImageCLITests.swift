@@ -1,4 +1,6 @@
 import Foundation
+import VideoIO
+import Weights
 import XCTest
 
 /// `opensora generate-image` end to end with the golden tiny DiT and sd-vae (random weights,
@@ -47,6 +49,27 @@ final class GenerateImageCLITests: XCTestCase {
         XCTAssertEqual(r3.status, 0, r3.stderr)
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.png")), try Data(contentsOf: URL(fileURLWithPath: dir + "/c.png")))
         XCTAssertEqual(listing(dir), ["a.png", "b.png", "c.png", "tiny-dit.yaml"], "no temporary file may remain")
+    }
+
+    /// The golden sampling ran on the CPU from torch.manual_seed(4442): with --rng torch the CLI
+    /// draws the same noise and writes sample.py's grid and sample_ddp.py's images, to within the
+    /// case's 1-level rounding tolerance.
+    func testSeededRunReproducesTheReferencePNGs() throws {
+        let golden = try SafetensorsFile(path: repoRoot + "/Tests/Fixtures/golden/dit/dit_vae_decode.io.safetensors")
+        func assertClose(_ got: [UInt8], _ expected: [Int], _ what: String) {
+            XCTAssertEqual(got.count, expected.count, what)
+            let diffs = zip(got, expected).map { abs(Int($0) - $1) }
+            XCTAssertLessThanOrEqual(diffs.max() ?? 99, 1, what)
+            XCTAssertLessThan(diffs.filter { $0 != 0 }.count, 20, "\(what): bytes one level apart")
+        }
+        let r = try runCLI(["generate-image", "--config", config, "--seed", "4442", "--rng", "torch", "-o", dir + "/grid.png"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        assertClose(try ImageReader.read(path: dir + "/grid.png").pixels, try golden.integers("png_uint8"), "grid")
+
+        let p = try runCLI(["generate-image", "--config", config, "--seed", "4442", "--format", "png", "-o", dir + "/img"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let perImage = try (0..<5).flatMap { try ImageReader.read(path: dir + "/img_000\($0).png").pixels }
+        assertClose(perImage, try golden.integers("ddp_uint8"), "per-image")
     }
 
     func testOnePNGPerImageWithDDIM() throws {
