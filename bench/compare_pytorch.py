@@ -6,16 +6,18 @@ cancels out.
 Optional dev tool, not part of the test suite. Needs: torch (CPU), the packages Open-Sora v1.2
 imports (einops, timm, rotary-embedding-torch, diffusers, transformers), and a checkout of
 hpcaitech/Open-Sora at v1.2.0 given with --opensora. Nothing from that checkout is copied here;
-it is imported at run time.
+it is imported at run time. The dit-xl2 workload needs only torch: its PyTorch model is a plain
+DiT-XL/2 forward of the real shapes written here (random weights, float32, the guidance batch).
 
     python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora --threads 2 \
         --engine .build/release/opensora --workloads stdit3-xl2 vae-v1.2-decode
+    python3 bench/compare_pytorch.py --threads 2 --workloads dit-xl2 --latent 32x32 --batch 8
 """
-import argparse, json, os, resource, subprocess, sys, time
+import argparse, json, math, os, resource, subprocess, sys, time
 
 
-def engine_run(binary, component, latent, threads):
-    out = subprocess.run([binary, "bench", "--component", component, "--latent", latent, "--threads", str(threads)],
+def engine_run(binary, component, latent, threads, extra=()):
+    out = subprocess.run([binary, "bench", "--component", component, "--latent", latent, "--threads", str(threads), *extra],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -51,22 +53,93 @@ def torch_vae_decode(latent, threads):
         return time.time() - t0
 
 
+def torch_dit_xl2(latent, threads, batch):
+    """DiT-XL/2 (hidden 1152, depth 28, 16 heads, patch 2, 1000 classes + null, learn_sigma) on
+    the guidance batch of `batch` images: adaLN-Zero blocks, tanh-GELU MLP, SDPA attention."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    torch.set_num_threads(threads)
+    side = latent[-1]
+    d, depth, heads, p, cin = 1152, 28, 16, 2, 4
+    grid = side // p
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+            self.ada = nn.Linear(d, 6 * d)
+
+        def forward(self, x, c):
+            shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).unsqueeze(1).chunk(6, dim=-1)
+            b, n, _ = x.shape
+            h = F.layer_norm(x, (d,), eps=1e-6) * (1 + scale1) + shift1
+            q, k, v = self.qkv(h).view(b, n, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+            x = x + gate1 * self.proj(a)
+            h = F.layer_norm(x, (d,), eps=1e-6) * (1 + scale2) + shift2
+            return x + gate2 * self.fc2(F.gelu(self.fc1(h), approximate="tanh"))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch = nn.Conv2d(cin, d, p, stride=p)
+            self.pos = nn.Parameter(torch.randn(1, grid * grid, d) * 0.02)
+            self.t1, self.t2 = nn.Linear(256, d), nn.Linear(d, d)
+            self.labels = nn.Embedding(1001, d)
+            self.blocks = nn.ModuleList(Block() for _ in range(depth))
+            self.final_ada, self.final = nn.Linear(d, 2 * d), nn.Linear(d, p * p * 2 * cin)
+
+        def forward(self, x, t, y):
+            b = x.shape[0]
+            tokens = self.patch(x).flatten(2).transpose(1, 2) + self.pos
+            freqs = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float32) / 128)
+            args = t[:, None].float() * freqs[None]
+            c = self.t2(F.silu(self.t1(torch.cat([torch.cos(args), torch.sin(args)], dim=-1)))) + self.labels(y)
+            c = F.silu(c)
+            for blk in self.blocks:
+                tokens = blk(tokens, c)
+            shift, scale = self.final_ada(c).unsqueeze(1).chunk(2, dim=-1)
+            out = self.final(F.layer_norm(tokens, (d,), eps=1e-6) * (1 + scale) + shift)
+            out = out.view(b, grid, grid, p, p, 2 * cin)
+            return torch.einsum("nhwpqc->nchpwq", out).reshape(b, 2 * cin, side, side)
+
+    model = Model().eval()
+    z = torch.randn(batch, cin, side, side)
+    x = torch.cat([z, z])
+    y = torch.tensor([(i * 97) % 1000 for i in range(batch)] + [1000] * batch)
+    t = torch.full((2 * batch,), 500)
+    with torch.no_grad():
+        t0, c0 = time.time(), time.process_time()
+        model(x, t, y)
+        return time.time() - t0, time.process_time() - c0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--opensora", required=True, help="path of an Open-Sora v1.2.0 checkout")
+    p.add_argument("--opensora", help="path of an Open-Sora v1.2.0 checkout (stdit3-xl2, vae-v1.2-decode)")
     p.add_argument("--engine", default=".build/release/opensora")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--latent", default="15x18x32")
     p.add_argument("--workloads", nargs="+", default=["stdit3-xl2", "vae-v1.2-decode"])
+    p.add_argument("--batch", type=int, default=8, help="dit-xl2: images (the model runs on twice as many rows)")
     a = p.parse_args()
-    sys.path.insert(0, a.opensora)
+    if a.opensora:
+        sys.path.insert(0, a.opensora)
+    elif any(wl != "dit-xl2" for wl in a.workloads):
+        p.error("--opensora is needed for " + ", ".join(wl for wl in a.workloads if wl != "dit-xl2"))
     latent = tuple(int(v) for v in a.latent.split("x"))
-    runners = {"stdit3-xl2": torch_stdit3, "vae-v1.2-decode": torch_vae_decode}
+    runners = {"stdit3-xl2": torch_stdit3, "vae-v1.2-decode": torch_vae_decode,
+               "dit-xl2": lambda lat, th: torch_dit_xl2(lat, th, a.batch)}
     for wl in a.workloads:
-        eng = engine_run(a.engine, wl, a.latent, a.threads)
+        extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ()
+        eng = engine_run(a.engine, wl, a.latent, a.threads, extra)
         pt = runners[wl](latent, a.threads)
+        pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2 also reports CPU seconds
         print(json.dumps({"workload": wl, "latent": a.latent, "threads": a.threads, "engine_seconds": eng["seconds"],
                           "pytorch_seconds": pt, "speedup": pt / eng["seconds"],
+                          "engine_cpu_seconds": eng.get("cpu_seconds"), "pytorch_cpu_seconds": pt_cpu,
                           "pytorch_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                           "engine_peak_rss_bytes": eng.get("peak_rss_bytes"),
                           # denoisers: the engine's GFLOP/s over plain sgemm's on its linear shapes, same process

@@ -18,6 +18,10 @@ public enum GoldenRunner {
         "ddim": DDIMCheck.run,
         "torch_randn": TorchRandnCheck.run,
         "pipeline_e2e": PipelineCheck.run,
+        "dit_model": DiTModelCheck.run,
+        "dit_ddpm": DiTSampleCheck.run,
+        "dit_ddim": DiTSampleCheck.run,
+        "dit_vae_decode": DiTVAEDecodeCheck.run,
     ]
 
     /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):

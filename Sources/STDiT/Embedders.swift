@@ -56,6 +56,15 @@ struct PatchEmbed3D {
         self.inChannels = inChannels
     }
 
+    /// A 2D patch conv (DiT's timm PatchEmbed, weight [hidden, Cin, p, p]) as this embedder with a
+    /// time patch of 1: the flattened kernel has the same (c, h, w) order.
+    init(_ p: ParameterScope, inChannels: Int, hidden: Int, patch2D: Int) throws {
+        weight = try p("proj.weight", [hidden, inChannels, patch2D, patch2D]).reshaped([hidden, inChannels * patch2D * patch2D])
+        bias = try p("proj.bias", [hidden])
+        patch = [1, patch2D, patch2D]
+        self.inChannels = inChannels
+    }
+
     /// x: [B, Cin, T, H, W] -> [B, T' * H' * W', hidden] with T' = ceil(T / pt) etc.
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])

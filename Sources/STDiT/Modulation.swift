@@ -67,6 +67,15 @@ struct FrameModulation {
         values = v
     }
 
+    /// Vectors the model computed per sample (DiT's adaLN_modulation(c)), one frame per sample.
+    /// values: [B, chunks * C]
+    init(perSample values: Tensor, chunks: Int) {
+        precondition(values.rank == 2 && values.shape[1] % chunks == 0, "modulation: \(values.shape) is not [B, \(chunks) * C]")
+        self.values = values
+        self.chunks = chunks
+        channels = values.shape[1] / chunks
+    }
+
     var frameCount: Int { values.shape[0] }
 
     @inline(__always)

@@ -95,13 +95,7 @@ struct DiTTrunk {
     func embedTokens(_ latent: Tensor, grid: TokenGrid, positions pos: Tensor) -> Tensor {
         let c = hidden
         var x = xEmbedder(latent).reshaped([grid.tokens, c])
-        let xp = SendablePointer(x.mutablePointer), pp = SendablePointer(pos.pointer), s = grid.spatial
-        parallelFor(grid.tokens, minPerThread: max(1, 8192 / c)) { r in
-            for row in r {
-                let d = xp.p + row * c, e = pp.p + (row % s) * c
-                for j in 0..<c { d[j] += e[j] }
-            }
-        }
+        addRowwise(&x, pos, period: grid.spatial)
         return x
     }
 
@@ -113,29 +107,34 @@ struct DiTTrunk {
 
     /// [B * T' * H' * W', (pt ph pw C_out)] -> [B, C_out, T, H, W], dropping the patch padding.
     func unpatchify(_ x: Tensor, geometry g: Geometry) -> Tensor {
-        let co = outChannels
-        let (pt, ph, pw) = (patchSize[0], patchSize[1], patchSize[2])
-        let (t, h, w) = (g.latentSize[0], g.latentSize[1], g.latentSize[2])
-        let (b, gt, gh, gw) = (g.grid.batch, g.grid.frames, g.patchesH, g.patchesW)
-        var out = Tensor(uninitialized: [b, co, t, h, w])
-        let src = SendablePointer(x.pointer), dst = SendablePointer(out.mutablePointer)
-        let width = pt * ph * pw * co
-        parallelFor(b * co) { r in
-            for bc in r {
-                let bi = bc / co, c = bc % co
-                for ti in 0..<t {
-                    for hi in 0..<h {
-                        for wi in 0..<w {
-                            let token = ((bi * gt + ti / pt) * gh + hi / ph) * gw + wi / pw
-                            let inner = (((ti % pt) * ph + hi % ph) * pw + wi % pw) * co + c
-                            dst.p[(((bi * co + c) * t + ti) * h + hi) * w + wi] = src.p[token * width + inner]
-                        }
+        unpatchifyTokens(x, patch: patchSize, outChannels: outChannels, geometry: g)
+    }
+}
+
+/// Tokens back to a latent: [B * T' * H' * W', (pt ph pw C_out)] (the channel fastest inside a
+/// patch) -> [B, C_out, T, H, W], dropping the patch padding.
+func unpatchifyTokens(_ x: Tensor, patch: [Int], outChannels co: Int, geometry g: Geometry) -> Tensor {
+    let (pt, ph, pw) = (patch[0], patch[1], patch[2])
+    let (t, h, w) = (g.latentSize[0], g.latentSize[1], g.latentSize[2])
+    let (b, gt, gh, gw) = (g.grid.batch, g.grid.frames, g.patchesH, g.patchesW)
+    var out = Tensor(uninitialized: [b, co, t, h, w])
+    let src = SendablePointer(x.pointer), dst = SendablePointer(out.mutablePointer)
+    let width = pt * ph * pw * co
+    parallelFor(b * co) { r in
+        for bc in r {
+            let bi = bc / co, c = bc % co
+            for ti in 0..<t {
+                for hi in 0..<h {
+                    for wi in 0..<w {
+                        let token = ((bi * gt + ti / pt) * gh + hi / ph) * gw + wi / pw
+                        let inner = (((ti % pt) * ph + hi % ph) * pw + wi % pw) * co + c
+                        dst.p[(((bi * co + c) * t + ti) * h + hi) * w + wi] = src.p[token * width + inner]
                     }
                 }
             }
         }
-        return out
     }
+    return out
 }
 
 /// Timestep conditioning of one call: t = t_embedder(t) + extra, t_block(t), and the same at

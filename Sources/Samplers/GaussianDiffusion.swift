@@ -19,17 +19,25 @@ public struct IDDPMSampler: Sampler {
     /// cfg_channel: how many leading output channels are guided; nil = half of them (all eps).
     public var guidanceChannels: Int?
     public var diffusionSteps: Int
+    /// Open-Sora: `.even` with `.float32` tables; DiT: `.float64` tables, `.even` ("N") or `.ddimStride` ("ddimN").
+    public var respacing: Respacing
+    public var tables: ScheduleTables
 
-    public init(steps: Int = 100, guidanceScale: Float = 7, guidanceChannels: Int? = nil, diffusionSteps: Int = 1000) {
+    public init(steps: Int = 100, guidanceScale: Float = 7, guidanceChannels: Int? = nil, diffusionSteps: Int = 1000,
+                respacing: Respacing = .even, tables: ScheduleTables = .float32) {
         self.steps = steps
         self.guidanceScale = guidanceScale
         self.guidanceChannels = guidanceChannels
         self.diffusionSteps = diffusionSteps
+        self.respacing = respacing
+        self.tables = tables
     }
 
     public var stepCount: Int { steps }
 
-    public func schedule() throws -> DiffusionSchedule { try DiffusionSchedule(samplingSteps: steps, diffusionSteps: diffusionSteps) }
+    public func schedule() throws -> DiffusionSchedule {
+        try DiffusionSchedule(samplingSteps: steps, diffusionSteps: diffusionSteps, respacing: respacing, tables: tables)
+    }
 
     public func start(_ inputs: SamplingInputs, model: @escaping Denoiser, noise: NoiseSource) throws -> SamplingRun {
         let run = try GaussianDiffusionRun(name: "IDDPM", update: .ancestral, schedule: schedule(), inputs: inputs,
@@ -46,18 +54,26 @@ public struct DDIMSampler: Sampler {
     public var guidanceScale: Float
     public var guidanceChannels: Int?
     public var diffusionSteps: Int
+    /// As IDDPMSampler's.
+    public var respacing: Respacing
+    public var tables: ScheduleTables
 
-    public init(steps: Int = 100, eta: Float = 0, guidanceScale: Float = 7, guidanceChannels: Int? = nil, diffusionSteps: Int = 1000) {
+    public init(steps: Int = 100, eta: Float = 0, guidanceScale: Float = 7, guidanceChannels: Int? = nil, diffusionSteps: Int = 1000,
+                respacing: Respacing = .even, tables: ScheduleTables = .float32) {
         self.steps = steps
         self.eta = eta
         self.guidanceScale = guidanceScale
         self.guidanceChannels = guidanceChannels
         self.diffusionSteps = diffusionSteps
+        self.respacing = respacing
+        self.tables = tables
     }
 
     public var stepCount: Int { steps }
 
-    public func schedule() throws -> DiffusionSchedule { try DiffusionSchedule(samplingSteps: steps, diffusionSteps: diffusionSteps) }
+    public func schedule() throws -> DiffusionSchedule {
+        try DiffusionSchedule(samplingSteps: steps, diffusionSteps: diffusionSteps, respacing: respacing, tables: tables)
+    }
 
     public func start(_ inputs: SamplingInputs, model: @escaping Denoiser, noise: NoiseSource) throws -> SamplingRun {
         guard eta >= 0, eta.isFinite else { throw SamplerError.invalidInput("DDIM: eta must be >= 0, got \(eta)") }

@@ -26,3 +26,24 @@ func checkModelOutput(_ out: Tensor, input x: Tensor, allowedChannels allowed: [
 func guided(cond: Float, uncond: Float, scale: Float) -> Float {
     uncond + scale * (cond - uncond)
 }
+
+/// The reference's forward_with_cfg mixing on a whole model output [2B, C_out, ...]: the first
+/// `channels` channels become uncond + scale * (cond - uncond) in both halves; the other channels
+/// (DiT: the 4th eps channel and the variance values) stay per half. -> [2B, C_out, ...]
+public func guidedModelOutput(_ out: Tensor, scale: Float, channels: Int) -> Tensor {
+    let b = out.shape[0] / 2, cOut = out.shape[1]
+    let plane = out.count / (2 * b * cOut)
+    var mixed = out
+    let p = mixed.mutablePointer
+    for bi in 0..<b {
+        for ci in 0..<min(channels, cOut) {
+            let cond = p + (bi * cOut + ci) * plane, uncond = p + ((b + bi) * cOut + ci) * plane
+            for i in 0..<plane {
+                let g = guided(cond: cond[i], uncond: uncond[i], scale: scale)
+                cond[i] = g
+                uncond[i] = g
+            }
+        }
+    }
+    return mixed
+}

@@ -10,18 +10,18 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
-                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention"]
+                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2"]
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
     @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
     var shapeOption: String?
     var shape: String { shapeOption ?? "4500,1152,1152" }
-    @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (default 15x18x32) (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
+    @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-* (default 15x18x32); SxS for dit-xl2 (default 32x32).",
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
     var latentOption: String?
-    var latent: String { latentOption ?? "15x18x32" }
-    @Option(name: .customLong("batch"), parsing: .unconditional, help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption).")
+    var latent: String { latentOption ?? (component == "dit-xl2" ? "32x32" : "15x18x32") }
+    @Option(name: .customLong("batch"), parsing: .unconditional, help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption); dit-xl2: images (the model runs on twice as many rows).")
     var batchOption: Int?
     var batch: Int { batchOption ?? 2 }
     @Option(parsing: .unconditional, help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
@@ -32,9 +32,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("conv"), help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4; default auto).")
     var convOption: String?
     var conv: String { convOption ?? "auto" }
-    @Option(name: .customLong("dtype"), help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32; default bf16).")
+    @Option(name: .customLong("dtype"), help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32; default bf16); dit-xl2: of its random weights (f32, as published, or bf16; default f32).")
     var dtypeOption: String?
-    var dtype: String { dtypeOption ?? "bf16" }
+    var dtype: String { dtypeOption ?? (component == "dit-xl2" ? "f32" : "bf16") }
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
     var repeat_: Int?
     @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
@@ -87,6 +87,8 @@ struct BenchCommand: ParsableCommand {
                 print(try VAEBench.compareConvolutions(latent: latent))
             case "conv":
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
+            case "dit-xl2":
+                try DiTBench.run(latent: latent, batch: batch, dtype: dtype, repeats: repeat_ ?? 1)
             case "attention":
                 print(try SGEMMBench.attention(shape: shape, repeats: repeat_ ?? 5))
             default:

@@ -7,13 +7,13 @@ extension BenchCommand {
         let denoisers = BenchDenoiser.allCases.map(\.rawValue), pipelines = PipelineBench.allCases.map(\.rawValue)
         return [
             ("--shape", ["sgemm", "conv", "attention"]),
-            ("--latent", denoisers + pipelines + ["vae-v1.2-decode", "vae-v1.2-numerics"]),
-            ("--batch", denoisers),
+            ("--latent", denoisers + pipelines + ["vae-v1.2-decode", "vae-v1.2-numerics", "dit-xl2"]),
+            ("--batch", denoisers + ["dit-xl2"]),
             ("--caption-tokens", denoisers),
             ("--steps", pipelines),
             ("--conv", ["vae-v1.2-decode"]),
-            ("--dtype", ["t5-xxl"]),
-            ("--repeat", ["sgemm", "conv", "attention"] + denoisers),
+            ("--dtype", ["t5-xxl", "dit-xl2"]),
+            ("--repeat", ["sgemm", "conv", "attention", "dit-xl2"] + denoisers),
             ("--sgemm-window", denoisers),
         ]
     }

@@ -30,7 +30,8 @@ enum DiffusionCaseCheck {
         return checks
     }
 
-    static func scheduleChecks(_ c: GoldenCase, _ s: DiffusionSchedule) throws -> [OutputCheck] {
+    /// `baseBetas`: the base linear schedule as the reference computes it (default: torch.linspace).
+    static func scheduleChecks(_ c: GoldenCase, _ s: DiffusionSchedule, baseBetas: [Double]? = nil) throws -> [OutputCheck] {
         let map = try c.io().integers("timestep_map")
         var checks = [OutputCheck(name: "timestep_map", mismatches: map == s.timestepMap ? 0 : max(map.count, s.timestepMap.count), total: map.count)]
         let arrays: [(String, [Float])] = [
@@ -40,7 +41,7 @@ enum DiffusionCaseCheck {
             ("posterior_mean_coef1", s.posteriorMeanCoef1), ("posterior_mean_coef2", s.posteriorMeanCoef2),
         ]
         for (name, got) in arrays { checks.append(scheduleArrayCheck(name, got: got, expected: try c.tensor(name))) }
-        let base = DiffusionSchedule.linearBetas(SamplerCaseFields.optionalInt(c, "diffusion_steps") ?? 1000).map { Float($0) }
+        let base = (baseBetas ?? DiffusionSchedule.linearBetas(SamplerCaseFields.optionalInt(c, "diffusion_steps") ?? 1000)).map { Float($0) }
         checks.append(OutputCheck(name: "base_betas", got: Tensor(shape: [base.count], data: base), expected: try c.tensor("base_betas"), tolerance: 0))
         return checks
     }

@@ -1,8 +1,10 @@
 // A restricted pickle reader for PyTorch state dicts. It runs the pickle opcodes that build
-// plain data (ints, floats, strings, bytes, tuples, lists, dicts) and knows exactly four kinds
+// plain data (ints, floats, strings, bytes, tuples, lists, dicts) and knows exactly five kinds
 // of global: collections.OrderedDict, torch._utils._rebuild_tensor_v2 and _rebuild_parameter,
-// and the torch.*Storage types named in persistent ids. Any other global is refused by name when
-// the GLOBAL opcode is read; REDUCE applies only those known callables; nothing is executed.
+// the torch.*Storage types named in persistent ids, and argparse.Namespace (the `args` entry of
+// training checkpoints such as DiT's train.py writes), which is read as an empty mapping with its
+// attributes discarded. Any other global is refused by name when the GLOBAL opcode is read;
+// REDUCE and NEWOBJ apply only those known callables; nothing is executed.
 
 import TensorCore
 
@@ -16,7 +18,7 @@ enum PickleError: Error, CustomStringConvertible {
         switch self {
         case let .truncated(at): return "pickle data ends unexpectedly at byte \(at)"
         case let .refusedGlobal(g):
-            return "pickle refers to '\(g)', which is not a tensor or state-dict type; refusing to load it (allowed: collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.*Storage)"
+            return "pickle refers to '\(g)', which is not a tensor or state-dict type; refusing to load it (allowed: collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.*Storage, argparse.Namespace)"
         case let .unsupportedOpcode(op, at): return "unsupported pickle opcode 0x\(String(op, radix: 16)) at byte \(at)"
         case let .malformed(d, at): return "malformed pickle at byte \(at): \(d)"
         }
@@ -46,6 +48,8 @@ enum KnownGlobal: Equatable {
     case rebuildTensorV2
     case rebuildParameter
     case storageType(DType)
+    /// A training script's parsed arguments: an inert mapping, attributes discarded.
+    case argumentNamespace
 
     static func lookup(module: String, name: String) -> KnownGlobal? {
         switch (module, name) {
@@ -53,6 +57,7 @@ enum KnownGlobal: Equatable {
         case ("torch._utils", "_rebuild_tensor_v2"): return .rebuildTensorV2
         case ("torch._utils", "_rebuild_parameter"): return .rebuildParameter
         case ("torch", _): return storageTypes[name].map { .storageType($0) }
+        case ("argparse", "Namespace"): return .argumentNamespace
         default: return nil
         }
     }
@@ -175,7 +180,13 @@ struct Unpickler {
                 if case .dict = state {} else if case .none = state {} else if case .tuple = state {} else {
                     throw PickleError.malformed("BUILD state of a dict must be a dict", at: at)
                 }
-            case 0x81, 0x92, 0x69, 0x6F:                                         // NEWOBJ, NEWOBJ_EX, INST, OBJ
+            case 0x81:                                                           // NEWOBJ: argparse.Namespace only
+                let args = try pop(at), cls = try pop(at)
+                guard case .global(.argumentNamespace) = cls, case let .tuple(a) = args, a.isEmpty else {
+                    throw PickleError.malformed("object construction (opcode 0x81) is allowed only for argparse.Namespace()", at: at)
+                }
+                try push(.dict(PickledDict()))
+            case 0x92, 0x69, 0x6F:                                               // NEWOBJ_EX, INST, OBJ
                 throw PickleError.malformed("object construction (opcode 0x\(String(op, radix: 16))) is not allowed in a state dict", at: at)
             default:
                 throw PickleError.unsupportedOpcode(op, at: at)
@@ -209,6 +220,8 @@ struct Unpickler {
             return first
         case .storageType:
             throw PickleError.malformed("a storage type is called directly", at: at)
+        case .argumentNamespace:
+            throw PickleError.malformed("argparse.Namespace is called with REDUCE (expected NEWOBJ)", at: at)
         }
     }
 
