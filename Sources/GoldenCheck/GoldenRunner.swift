@@ -18,6 +18,8 @@ public enum GoldenRunner {
         "ddim": DDIMCheck.run,
         "torch_randn": TorchRandnCheck.run,
         "pipeline_e2e": PipelineCheck.run,
+        "ae2d": Autoencoder2DCheck.run,
+        "hunyuan_vae": HunyuanVAECheck.run,
     ]
 
     public static func run(_ c: GoldenCase, options: CheckOptions = CheckOptions()) throws -> [OutputCheck] {
