@@ -20,6 +20,7 @@ public enum GoldenRunner {
         "pipeline_e2e": PipelineCheck.run,
         "ae2d": Autoencoder2DCheck.run,
         "hunyuan_vae": HunyuanVAECheck.run,
+        "dc_ae": VideoDCAECheck.run,
     ]
 
     public static func run(_ c: GoldenCase, options: CheckOptions = CheckOptions()) throws -> [OutputCheck] {

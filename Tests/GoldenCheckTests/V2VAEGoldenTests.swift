@@ -12,4 +12,11 @@ final class V2VAEGoldenTests: XCTestCase {
     func testHunyuanNineFramesBatchOfTwo() { assertGoldenCase("v2_vae/hunyuan_vae_T9") }
     func testHunyuanSpatialTiles() { assertGoldenCase("v2_vae/hunyuan_vae_tiled_s_T5") }
     func testHunyuanSpatialAndTemporalTiles() { assertGoldenCase("v2_vae/hunyuan_vae_tiled_st_T33") }
+
+    // Video DC-AE: an image with the training scaling factor, a batch of 8-frame clips, spatial
+    // tiles (4 frames -> 1 latent -> 1 decoded frame), spatial + temporal tiles.
+    func testDCAEImageScaled() { assertGoldenCase("v2_vae/dc_ae_T1_sf") }
+    func testDCAEEightFramesBatchOfTwo() { assertGoldenCase("v2_vae/dc_ae_T8") }
+    func testDCAESpatialTiles() { assertGoldenCase("v2_vae/dc_ae_tiled_s_T4") }
+    func testDCAESpatialAndTemporalTiles() { assertGoldenCase("v2_vae/dc_ae_tiled_st_T20") }
 }
