@@ -280,6 +280,19 @@ public struct HunyuanVAE: VideoAutoencoder {
 
     // MARK: public API
 
+    /// A clip this VAE reconstructs frame for frame: 4k+1 frames (decode gives 4(t-1)+1) and
+    /// H, W multiples of 8. The error names the frame counts it takes.
+    public func checkVideo(frames: Int, height: Int, width: Int) throws {
+        let (ft, fs) = (config.timeCompression, config.spatialCompression)
+        guard frames > 0, (frames - 1) % ft == 0 else {
+            let below = (max(frames, 1) - 1) / ft * ft + 1
+            throw VAEError.badInput("the Hunyuan VAE takes \(ft)k+1 frames (1, \(ft + 1), \(2 * ft + 1), ...), got \(frames) (\(below) would fit)")
+        }
+        guard height % fs == 0, width % fs == 0, height > 0, width > 0 else {
+            throw VAEError.badInput("the Hunyuan VAE takes heights and widths that are multiples of \(fs), got \(width) x \(height)")
+        }
+    }
+
     /// x: [B, 3, T, H, W] in [-1, 1] -> the posterior over the unscaled latent.
     public func posterior(_ x: Tensor) throws -> DiagonalGaussian {
         guard x.rank == 5, x.shape[1] == config.inChannels, x.shape[0] > 0, x.shape[2] > 0, x.shape[3] > 0, x.shape[4] > 0 else {

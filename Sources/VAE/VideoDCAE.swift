@@ -524,20 +524,26 @@ public struct VideoDCAE: VideoAutoencoder {
 
     // MARK: public API
 
+    /// A clip this VAE takes: 1 frame or a multiple of 4, H and W multiples of 32.
+    public func checkVideo(frames: Int, height: Int, width: Int) throws {
+        let (ft, fs) = (config.timeCompression, config.spatialCompression)
+        guard frames == 1 || (frames > 0 && frames % ft == 0) else {
+            throw VAEError.badInput("the DC-AE takes 1 frame or a multiple of \(ft) frames (\(ft), \(2 * ft), ...), got \(frames)")
+        }
+        guard height % fs == 0, width % fs == 0, height > 0, width > 0 else {
+            throw VAEError.badInput("the DC-AE takes heights and widths that are multiples of \(fs), got \(width) x \(height)")
+        }
+    }
+
     /// x: [B, 3, T, H, W] in [-1, 1], H and W multiples of 32, T 1 or a multiple of 4 ->
     /// z [B, latent, T/4, H/32, W/32] (divided by the scaling factor when one is set).
     /// Deterministic: `sampling` is not used (the model has no posterior).
     public func encode(_ x: Tensor, sampling: LatentSampling = .mode) throws -> Tensor {
-        let c = config, s = c.spatialCompression, ft = c.timeCompression
+        let c = config
         guard x.rank == 5, x.shape[1] == c.inChannels, x.shape[0] > 0, x.shape[2] > 0, x.shape[3] > 0, x.shape[4] > 0 else {
             throw VAEError.badInput("DC-AE encode expects [B, \(c.inChannels), T, H, W], got \(x.shape)")
         }
-        guard x.shape[3] % s == 0, x.shape[4] % s == 0 else {
-            throw VAEError.badInput("DC-AE encode: height and width must be multiples of \(s), got \(x.shape[3])x\(x.shape[4])")
-        }
-        guard x.shape[2] == 1 || x.shape[2] % ft == 0 else {
-            throw VAEError.badInput("DC-AE encode: \(x.shape[2]) frames; the DC-AE takes 1 frame or a multiple of \(ft)")
-        }
+        try checkVideo(frames: x.shape[2], height: x.shape[3], width: x.shape[4])
         var z = encodeTiled(x)
         if let sf = c.scalingFactor { mapInPlace(&z) { $0 / sf } }
         return z
