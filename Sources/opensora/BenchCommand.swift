@@ -10,13 +10,14 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
-                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention"]
+                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention",
+                             "hunyuan-vae-decode", "dc-ae-decode"]
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
     @Option(help: "sgemm: M,N,K; conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
     var shape: String = "4500,1152,1152"
-    @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*.",
+    @Option(help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-*; hunyuan-vae-decode and dc-ae-decode take T,H,W (Hunyuan: 33,32,32 is 129 frames of 256px; DC-AE: 33,8,8).",
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
     var latent: String = "15x18x32"
     @Option(help: "stdit*-xl2: batch (2 = the guidance batch: cond + null caption).")
@@ -76,6 +77,8 @@ struct BenchCommand: ParsableCommand {
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
             case "attention":
                 print(try SGEMMBench.attention(shape: shape, repeats: repeat_ ?? 5))
+            case "hunyuan-vae-decode", "dc-ae-decode":
+                print(try V2VAEBench.decode(V2VAEBench.Model(rawValue: component)!, latent: latent))
             default:
                 throw CLIError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
             }
