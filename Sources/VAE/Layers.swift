@@ -29,10 +29,7 @@ struct Conv {
 
     /// x: [N, C, T, H, W] -> [N, O, T', H', W'].
     func callAsFunction(_ x: Tensor) -> Tensor {
-        guard replicate, padding != Padding3D() else {
-            return convolution(x, weight: weight, bias: bias, stride: stride, padding: padding)
-        }
-        return convolution(pad(x, padding, replicate: true), weight: weight, bias: bias, stride: stride)
+        convolution(x, weight: weight, bias: bias, stride: stride, padding: padding, paddingMode: replicate ? .replicate : .zeros)
     }
 }
 

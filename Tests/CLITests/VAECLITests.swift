@@ -80,4 +80,12 @@ final class VAECLITests: XCTestCase {
                                        "--no-tiling", dir + "/clip.mp4", "-o", dir + "/x.mp4"]), "apply to hunyuan and dc-ae")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.mp4"))
     }
+
+    func testBenchLatentIsChecked() throws {
+        for component in ["hunyuan-vae-decode", "dc-ae-decode"] {
+            for latent in ["33,32", "0,4,4", "4,a,4"] {
+                assertOneLineError(try runCLI(["bench", "--component", component, "--latent", latent]), "--latent must be T,H,W")
+            }
+        }
+    }
 }
