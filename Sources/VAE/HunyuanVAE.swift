@@ -327,10 +327,12 @@ public struct HunyuanVAE: VideoAutoencoder {
 
     /// Decodes 4(t-1)+1 frames and keeps the first `numFrames` (the pipeline's crop).
     public func decode(_ z: Tensor, numFrames: Int) throws -> Tensor {
-        let x = try decode(z)
-        guard numFrames > 0, numFrames <= x.shape[2] else {
-            throw VAEError.badInput("Hunyuan VAE: \(z.rank == 5 ? z.shape[2] : 0) latent frames decode to \(x.shape[2]) frames, cannot keep \(numFrames)")
+        let t = z.rank == 5 ? z.shape[2] : 0
+        let produced = (t - 1) * config.timeCompression + 1
+        guard t > 0, numFrames > 0, numFrames <= produced else {
+            throw VAEError.badInput("Hunyuan VAE: \(t) latent frames decode to \(max(produced, 0)) frames, cannot keep \(numFrames)")
         }
+        let x = try decode(z)
         return numFrames == x.shape[2] ? x : narrow(x, axis: 2, 0..<numFrames)
     }
 }

@@ -537,8 +537,9 @@ public struct VideoDCAE: VideoAutoencoder {
 
     /// x: [B, 3, T, H, W] in [-1, 1], H and W multiples of 32, T 1 or a multiple of 4 ->
     /// z [B, latent, T/4, H/32, W/32] (divided by the scaling factor when one is set).
-    /// Deterministic: `sampling` is not used (the model has no posterior).
+    /// Deterministic: only `.mode` (the model has no posterior to draw from; `.sample` is an error).
     public func encode(_ x: Tensor, sampling: LatentSampling = .mode) throws -> Tensor {
+        if case .sample = sampling { throw VAEError.badInput("the DC-AE is deterministic: there is no posterior to sample from") }
         let c = config
         guard x.rank == 5, x.shape[1] == c.inChannels, x.shape[0] > 0, x.shape[2] > 0, x.shape[3] > 0, x.shape[4] > 0 else {
             throw VAEError.badInput("DC-AE encode expects [B, \(c.inChannels), T, H, W], got \(x.shape)")
@@ -562,10 +563,12 @@ public struct VideoDCAE: VideoAutoencoder {
 
     /// Decodes and keeps the first `numFrames` frames.
     public func decode(_ z: Tensor, numFrames: Int) throws -> Tensor {
-        let x = try decode(z)
-        guard numFrames > 0, numFrames <= x.shape[2] else {
-            throw VAEError.badInput("DC-AE: \(z.rank == 5 ? z.shape[2] : 0) latent frames decode to \(x.shape[2]) frames, cannot keep \(numFrames)")
+        let t = z.rank == 5 ? z.shape[2] : 0
+        let produced = t == 1 ? 1 : t * config.timeCompression
+        guard t > 0, numFrames > 0, numFrames <= produced else {
+            throw VAEError.badInput("DC-AE: \(t) latent frames decode to \(produced) frames, cannot keep \(numFrames)")
         }
+        let x = try decode(z)
         return numFrames == x.shape[2] ? x : narrow(x, axis: 2, 0..<numFrames)
     }
 }

@@ -73,26 +73,26 @@ struct VAEOptions: ParsableArguments {
             if let t = tileSize { base.sampleSize = t }
             if let t = tileFrames { base.sampleTSize = t; base.useTemporalTiling = true }
             let m = try HunyuanVAE(store: store, base: base)
-            return LoadedVAE(model: m, check: m.checkVideo)
+            return LoadedVAE(model: m, check: m.checkVideo) { ($0 - 1) * m.config.timeCompression + 1 }
         case .dcAE:
             var base = VideoDCAEConfig.openSora2
             if noTiling { base.useSpatialTiling = false; base.useTemporalTiling = false }
             if let t = tileSize { base.spatialTileSize = t }
             if let t = tileFrames { base.temporalTileSize = t }
             let m = try VideoDCAE(store: store, base: base)
-            return LoadedVAE(model: m, check: m.checkVideo)
+            return LoadedVAE(model: m, check: m.checkVideo) { $0 == 1 ? 1 : $0 * m.config.timeCompression }
         case .ae2d:
             let m = try Autoencoder2D(store: store)
             let f = m.model.config.downsampleFactor
-            return LoadedVAE(model: m) { _, h, w in
+            return LoadedVAE(model: m, check: { _, h, w in
                 guard h % f == 0, w % f == 0 else { throw CLIError("the 2D AE takes heights and widths that are multiples of \(f), got \(w) x \(h)") }
-            }
+            }, decodedFrames: { $0 })
         case .openSoraV12:
             let g = normGroups ?? 32
             let m = try VideoVAE(store: store, spatialNormGroups: g, temporalNormGroups: g)
-            return LoadedVAE(model: m) { _, h, w in
+            return LoadedVAE(model: m, check: { _, h, w in
                 guard h % 8 == 0, w % 8 == 0 else { throw CLIError("the v1.2 VAE takes heights and widths that are multiples of 8, got \(w) x \(h)") }
-            }
+            }, decodedFrames: { _ in nil })
         }
     }
 
@@ -107,6 +107,8 @@ struct LoadedVAE {
     let model: any VideoAutoencoder
     /// Throws a one-line error for a clip (frames, height, width) the model cannot reconstruct.
     let check: (Int, Int, Int) throws -> Void
+    /// Frames a latent of t frames decodes to (nil: the model needs to be told, v1.2).
+    let decodedFrames: (Int) -> Int?
 }
 
 /// Input clip options shared by reconstruct and encode.
@@ -257,10 +259,10 @@ extension VAECommand {
                 if let kind = meta["vae"], kind != model.vae.rawValue {
                     throw CLIError("\(latent): encoded with --vae \(kind), decoding with --vae \(model.vae.rawValue)")
                 }
-                let y = try timed("decoding") {
-                    let all = try vae.model.decode(z, numFrames: frames ?? Int(meta["frames"] ?? "") ?? Int.max)
-                    return all
+                guard let keep = frames ?? Int(meta["frames"] ?? "") ?? vae.decodedFrames(z.shape[2]) else {
+                    throw CLIError("\(latent) does not say how many frames it holds: pass --frames")
                 }
+                let y = try timed("decoding") { try vae.model.decode(z, numFrames: keep) }
                 let rate = fps ?? Double(meta["fps"] ?? "").map { max(1, Int($0.rounded())) } ?? 24
                 try MP4Writer.write(tensor: y[0], to: output, options: MP4Writer.Options(fps: rate, overwrite: overwrite))
                 print("\(output): \(y.shape[2]) frames of \(y.shape[4]) x \(y.shape[3])")
