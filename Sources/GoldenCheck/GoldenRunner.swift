@@ -22,6 +22,9 @@ public enum GoldenRunner {
         "dit_ddpm": DiTSampleCheck.run,
         "dit_ddim": DiTSampleCheck.run,
         "dit_vae_decode": DiTVAEDecodeCheck.run,
+        "ae2d": Autoencoder2DCheck.run,
+        "hunyuan_vae": HunyuanVAECheck.run,
+        "dc_ae": VideoDCAECheck.run,
     ]
 
     /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):

@@ -32,9 +32,18 @@ extension Runtime {
     nonisolated(unsafe) public static var convolutionAlgorithm: ConvAlgorithm = .auto
 }
 
+/// What out-of-range taps read.
+public enum PaddingMode: Sendable {
+    case zeros
+    /// The nearest edge value (PyTorch F.pad mode 'replicate'; HunyuanVideo's CausalConv3d).
+    case replicate
+}
+
 /// x: [N, C, T, H, W], weight: [O, C, kt, kh, kw], bias: [O] -> [N, O, T', H', W'].
+/// Replicate padding is read in place by Winograd; the im2col path pads a copy first.
 public func convolution(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?, stride: (Int, Int, Int) = (1, 1, 1),
-                        padding: Padding3D = Padding3D(), algorithm: ConvAlgorithm? = nil) -> Tensor {
+                        padding: Padding3D = Padding3D(), paddingMode: PaddingMode = .zeros,
+                        algorithm: ConvAlgorithm? = nil) -> Tensor {
     let start = DispatchTime.now().uptimeNanoseconds
     let fits = winogradApplies(weightShape: weight.shape, stride: stride, padding: padding)
     var chosen = algorithm ?? Runtime.convolutionAlgorithm
@@ -44,9 +53,14 @@ public func convolution(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?, 
     }
     let y: Tensor
     switch chosen {
-    case .winograd2 where fits: y = winogradConv(x, weight: weight, bias: bias, timeStride: stride.0, padding: padding, tile: 2)
-    case .winograd4 where fits: y = winogradConv(x, weight: weight, bias: bias, timeStride: stride.0, padding: padding, tile: 4)
-    default: y = im2colConv(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    case .winograd2 where fits:
+        y = winogradConv(x, weight: weight, bias: bias, timeStride: stride.0, padding: padding, paddingMode: paddingMode, tile: 2)
+    case .winograd4 where fits:
+        y = winogradConv(x, weight: weight, bias: bias, timeStride: stride.0, padding: padding, paddingMode: paddingMode, tile: 4)
+    default:
+        y = paddingMode == .replicate && padding != Padding3D()
+            ? im2colConv(pad(x, padding, replicate: true), weight: weight, bias: bias, stride: stride, padding: Padding3D())
+            : im2colConv(x, weight: weight, bias: bias, stride: stride, padding: padding)
     }
     let macs = Double(y.count) * Double(weight.count / max(weight.shape[0], 1))
     ConvCounters.shared.add(flops: 2 * macs, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)

@@ -77,6 +77,43 @@ public func rmsNorm(_ x: Tensor, weight: WeightTensor?, eps: Float = 1e-6) -> Te
     return out
 }
 
+/// RMSNorm over the channel axis of x: [N, C, *] (DC-AE's RMSNorm3d): every position is divided
+/// by sqrt(mean over channels of x^2 + eps), then scaled by weight[c] and shifted by bias[c].
+public func rmsNormChannels(_ x: Tensor, weight: WeightTensor?, bias: WeightTensor?, eps: Float) -> Tensor {
+    precondition(x.rank >= 2, "rmsNormChannels expects [N, C, ...], got \(x.shape)")
+    let (n, c) = (x.shape[0], x.shape[1])
+    let p = x.count / max(n * c, 1)
+    let wt = weight?.toTensor(), bt = bias?.toTensor()
+    if let wt { precondition(wt.count == c, "rmsNorm weight \(weight!.name) has \(wt.count) elements, expected \(c)") }
+    if let bt { precondition(bt.count == c, "rmsNorm bias \(bias!.name) has \(bt.count) elements, expected \(c)") }
+    var out = Tensor(uninitialized: x.shape)
+    let xp = SendablePointer(x.pointer), op = SendablePointer(out.mutablePointer)
+    let wp = wt.map { SendablePointer($0.pointer) }, bp = bt.map { SendablePointer($0.pointer) }
+    let block = 256
+    let blocks = (p + block - 1) / block
+    parallelFor(n * blocks) { r in
+        let inv = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        defer { inv.deallocate() }
+        for job in r {
+            let (ni, start) = (job / blocks, (job % blocks) * block)
+            let len = min(block, p - start)
+            inv.update(repeating: 0, count: len)
+            for ch in 0..<c {
+                let s = xp.p + (ni * c + ch) * p + start
+                for i in 0..<len { inv[i] = inv[i].addingProduct(s[i], s[i]) }
+            }
+            for i in 0..<len { inv[i] = 1 / (inv[i] / Float(c) + eps).squareRoot() }
+            for ch in 0..<c {
+                let s = xp.p + (ni * c + ch) * p + start, d = op.p + (ni * c + ch) * p + start
+                let (wv, bv) = (wp?.p[ch] ?? 1, bp?.p[ch] ?? 0)
+                for i in 0..<len { d[i] = s[i] * inv[i] * wv + bv }
+            }
+        }
+    }
+    withExtendedLifetime((wt, bt)) {}
+    return out
+}
+
 /// GroupNorm. x: [N, C, *] (any trailing spatial axes); weight, bias: [C].
 /// With `silu: true` the SiLU that follows almost every GroupNorm in the VAE is fused in.
 public func groupNorm(_ x: Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float = 1e-6, silu: Bool = false) -> Tensor {

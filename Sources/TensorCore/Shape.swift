@@ -94,6 +94,35 @@ public func pad(_ x: Tensor, axis: Int, before: Int, after: Int, value: Float = 
     return out
 }
 
+/// Pads the last three axes of x: [N, C, T, H, W] on every side as `p` says, with zeros or, with
+/// `replicate`, copies of the nearest edge element (PyTorch F.pad mode 'replicate').
+public func pad(_ x: Tensor, _ p: Padding3D, replicate: Bool) -> Tensor {
+    precondition(x.rank == 5, "pad expects [N, C, T, H, W], got \(x.shape)")
+    let (t, h, w) = (x.shape[2], x.shape[3], x.shape[4])
+    let (to, ho, wo) = (t + p.front + p.back, h + p.top + p.bottom, w + p.left + p.right)
+    var out = Tensor(uninitialized: [x.shape[0], x.shape[1], to, ho, wo])
+    let src = SendablePointer(x.pointer), dst = SendablePointer(out.mutablePointer)
+    parallelFor(x.shape[0] * x.shape[1] * to) { r in
+        @inline(__always) func clampIndex(_ i: Int, _ n: Int) -> Int { Swift.min(Swift.max(i, 0), n - 1) }
+        for row in r {
+            let plane = row / to, ot = row % to
+            let it = ot - p.front
+            let d = dst.p + row * ho * wo
+            guard replicate || (it >= 0 && it < t) else { d.update(repeating: 0, count: ho * wo); continue }
+            let s = src.p + (plane * t + clampIndex(it, t)) * h * w
+            for oh in 0..<ho {
+                let ih = oh - p.top, drow = d + oh * wo
+                guard replicate || (ih >= 0 && ih < h) else { drow.update(repeating: 0, count: wo); continue }
+                let srow = s + clampIndex(ih, h) * w
+                for ow in 0..<p.left { drow[ow] = replicate ? srow[0] : 0 }
+                (drow + p.left).update(from: srow, count: w)
+                for ow in (p.left + w)..<wo { drow[ow] = replicate ? srow[w - 1] : 0 }
+            }
+        }
+    }
+    return out
+}
+
 /// Nearest-neighbour upsampling of the last two axes by integer factors. x: [..., H, W].
 public func upsampleNearest(_ x: Tensor, scaleH: Int = 2, scaleW: Int = 2) -> Tensor {
     precondition(x.rank >= 2, "upsampleNearest needs at least 2 axes")

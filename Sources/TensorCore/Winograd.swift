@@ -65,7 +65,7 @@ public func winogradApplies(weightShape s: [Int], stride: (Int, Int, Int), paddi
 /// T' = (T + front + back - kt) / timeStride + 1. `tile` is m: 2 or 4.
 /// `maxU` caps the transformed weights (floats); wider layers run in output-channel slices.
 public func winogradConv(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?, timeStride: Int = 1,
-                         padding: Padding3D, tile: Int = 4, maxU: Int = 32 << 20) -> Tensor {
+                         padding: Padding3D, paddingMode: PaddingMode = .zeros, tile: Int = 4, maxU: Int = 32 << 20) -> Tensor {
     precondition(winogradApplies(weightShape: weight.shape, stride: (timeStride, 1, 1), padding: padding),
                  "winogradConv: weight \(weight.name) \(weight.shape) / padding \(padding) is not a 3x3 stride-1 pad-1 conv")
     guard let tf = WinogradTransform.tileSize(tile) else { preconditionFailure("winogradConv: tile must be 2 or 4, got \(tile)") }
@@ -86,7 +86,7 @@ public func winogradConv(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?,
         let slice = max(1, maxU / (e2 * k))
         let parts = stride(from: 0, to: o, by: slice).map { o0 in
             winogradConv(x, weight: weight.rows(o0..<min(o0 + slice, o)), bias: bias?.rows(o0..<min(o0 + slice, o)),
-                         timeStride: timeStride, padding: padding, tile: tile, maxU: maxU)
+                         timeStride: timeStride, padding: padding, paddingMode: paddingMode, tile: tile, maxU: maxU)
         }
         return concat(parts, axis: 1)
     }
@@ -97,7 +97,7 @@ public func winogradConv(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?,
     let colsMax = rowsPerBlock * tilesW
     let biasT = bias.map { $0.toTensor() }
     let geo = Geometry(c: c, t: t, h: h, w: w, kt: kt, timeStride: timeStride, padFront: padding.front,
-                       to: to, o: o, tilesH: tilesH, tilesW: tilesW)
+                       to: to, o: o, tilesH: tilesH, tilesW: tilesW, replicate: paddingMode == .replicate)
     // Scratch buffers are reused across calls: fresh 100 MB allocations cost as much in page
     // faults as the transforms themselves.
     let arena = ScratchArena.shared
@@ -131,6 +131,8 @@ public func winogradConv(_ x: Tensor, weight: WeightTensor, bias: WeightTensor?,
 
 struct Geometry: Sendable {
     let c, t, h, w, kt, timeStride, padFront, to, o, tilesH, tilesW: Int
+    /// Out-of-range taps read the nearest edge value instead of zero.
+    var replicate = false
 }
 
 /// U[e][o][c*kt + dt] = (G w[o, c, dt] Gᵀ)[e], e = row * a + column, into `u` ([a*a, O, C*kt]).

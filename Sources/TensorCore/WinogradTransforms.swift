@@ -76,17 +76,27 @@ func inputTransform(_ x: Tensor, _ g: Geometry, m: Int, rows: Range<Int>, into v
             let kk = item / rows.count, local = item % rows.count, rowIdx = rows.lowerBound + local
             let ci = kk / g.kt, dt = kk % g.kt
             let ty = rowIdx % g.tilesH, toi = (rowIdx / g.tilesH) % g.to, ni = rowIdx / (g.tilesH * g.to)
-            let ti = toi * g.timeStride - g.padFront + dt
+            var ti = toi * g.timeStride - g.padFront + dt
             let colBase = local * tw
-            if ti < 0 || ti >= g.t {                    // causal padding frame: all zeros
+            if g.replicate {
+                ti = min(max(ti, 0), g.t - 1)
+            } else if ti < 0 || ti >= g.t {             // causal padding frame: all zeros
                 for e in 0..<(a * a) { (vs.p + (e * k + kk) * cols + colBase).update(repeating: 0, count: tw) }
                 continue
             }
             let plane = xs.p + ((ni * g.c + ci) * g.t + ti) * g.h * g.w
             for i in 0..<a {
-                let y = ty * m - 1 + i
+                var y = ty * m - 1 + i
+                if g.replicate { y = min(max(y, 0), g.h - 1) }
                 line.update(repeating: 0, count: span)
-                if y >= 0 && y < g.h { (line + 1).update(from: plane + y * g.w, count: min(g.w, span - 1)) }
+                if y >= 0 && y < g.h {
+                    let row = plane + y * g.w
+                    (line + 1).update(from: row, count: min(g.w, span - 1))
+                    if g.replicate {                    // the left and right padding columns
+                        line[0] = row[0]
+                        if g.w + 1 < span { line[g.w + 1] = row[g.w - 1] }
+                    }
+                }
                 let ph = phases + i * span
                 if m == 4 {
                     for t in 0..<pl { ph[t] = line[4 * t]; ph[pl + t] = line[4 * t + 1]; ph[2 * pl + t] = line[4 * t + 2]; ph[3 * pl + t] = line[4 * t + 3] }

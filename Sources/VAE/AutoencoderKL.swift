@@ -27,11 +27,13 @@ struct Upsample {
 /// resnet, attention, resnet at the lowest resolution (UNetMidBlock2D).
 struct MidBlock {
     let resnet0: ResidualBlock, attention: SpatialSelfAttention?, resnet1: ResidualBlock
-    init(_ store: WeightStore, _ name: String, channels c: Int, attention: Bool, groups: Int) throws {
-        let style = ResidualBlockStyle.spatial(groups: groups)
-        resnet0 = try ResidualBlock(store, name + ".resnets.0", in: c, out: c, style: style, shortcutName: "conv_shortcut")
-        self.attention = attention ? try SpatialSelfAttention(store, name + ".attentions.0", channels: c, groups: groups) : nil
-        resnet1 = try ResidualBlock(store, name + ".resnets.1", in: c, out: c, style: style, shortcutName: "conv_shortcut")
+    init(_ store: WeightStore, _ name: String, channels c: Int, attention: Bool, style: ResidualBlockStyle,
+         names: AutoencoderKLNames, frameCausal: Bool = false) throws {
+        let s = names.shortcut
+        resnet0 = try ResidualBlock(store, names.midResnet(name, 0), in: c, out: c, style: style, convSuffix: style.convSuffix, shortcutName: s)
+        self.attention = attention ? try SpatialSelfAttention(store, names.midAttention(name), channels: c, groups: style.groups,
+                                                              names: names, frameCausal: frameCausal) : nil
+        resnet1 = try ResidualBlock(store, names.midResnet(name, 1), in: c, out: c, style: style, convSuffix: style.convSuffix, shortcutName: s)
     }
     func callAsFunction(_ x: Tensor) -> Tensor {
         var h = resnet0(x)
@@ -66,47 +68,46 @@ public struct AutoencoderKL: Sendable {
     /// checking every name and shape first.
     public init(store: WeightStore, config: AutoencoderKLConfig) throws {
         self.config = config
-        let ch = config.blockOutChannels, g = config.normGroups
+        let ch = config.blockOutChannels, g = config.normGroups, names = config.names
         guard !ch.isEmpty else { throw VAEError.badInput("AutoencoderKL config has no levels") }
         let top = ch[ch.count - 1], style = ResidualBlockStyle.spatial(groups: g)
+        func resnet(_ level: String, _ j: Int, _ i: Int, _ o: Int) throws -> ResidualBlock {
+            try ResidualBlock(store, names.resnet(level, j), in: i, out: o, style: style, shortcutName: names.shortcut)
+        }
 
-        encConvIn = try Conv(store, "encoder.conv_in", in: config.inChannels, out: ch[0], kernel: [3, 3], padding: .spatial(1))
+        encConvIn = try Conv(store, "encoder.conv_in", in: config.inChannels, out: config.stemChannels, kernel: [3, 3], padding: .spatial(1))
         var levels: [Level] = []
-        var c = ch[0]
+        var c = config.stemChannels
         for (i, out) in ch.enumerated() {
+            let level = names.encoderLevel(i)
             var resnets: [ResidualBlock] = []
-            for j in 0..<config.layersPerBlock {
-                resnets.append(try ResidualBlock(store, "encoder.down_blocks.\(i).resnets.\(j)", in: j == 0 ? c : out, out: out,
-                                                 style: style, shortcutName: "conv_shortcut"))
-            }
+            for j in 0..<config.layersPerBlock { resnets.append(try resnet(level, j, j == 0 ? c : out, out)) }
             c = out
-            let down: Level.Resample = i < ch.count - 1 ? .down(try Downsample(store, "encoder.down_blocks.\(i).downsamplers.0", channels: c)) : .none
+            let down: Level.Resample = i < ch.count - 1 ? .down(try Downsample(store, names.downsampler(level), channels: c)) : .none
             levels.append(Level(resnets: resnets, resample: down))
         }
         encLevels = levels
-        encMid = try MidBlock(store, "encoder.mid_block", channels: top, attention: config.midBlockAttention, groups: g)
-        encNormOut = try GroupNorm(store, "encoder.conv_norm_out", channels: top, groups: g, eps: 1e-6)
+        encMid = try MidBlock(store, names.mid("encoder"), channels: top, attention: config.midBlockAttention, style: style, names: names)
+        encNormOut = try GroupNorm(store, names.normOut("encoder"), channels: top, groups: g, eps: 1e-6)
         encConvOut = try Conv(store, "encoder.conv_out", in: top, out: 2 * config.latentChannels, kernel: [3, 3], padding: .spatial(1))
         let lc = config.latentChannels
         quantConv = config.useQuantConv ? try Conv(store, "quant_conv", in: 2 * lc, out: 2 * lc, kernel: [1, 1]) : nil
         postQuantConv = config.usePostQuantConv ? try Conv(store, "post_quant_conv", in: lc, out: lc, kernel: [1, 1]) : nil
 
         decConvIn = try Conv(store, "decoder.conv_in", in: lc, out: top, kernel: [3, 3], padding: .spatial(1))
-        decMid = try MidBlock(store, "decoder.mid_block", channels: top, attention: config.midBlockAttention, groups: g)
+        decMid = try MidBlock(store, names.mid("decoder"), channels: top, attention: config.midBlockAttention, style: style, names: names)
         levels = []
         c = top
         for (i, out) in ch.reversed().enumerated() {
+            let level = names.decoderLevel(i, of: ch.count)
             var resnets: [ResidualBlock] = []
-            for j in 0...config.layersPerBlock {
-                resnets.append(try ResidualBlock(store, "decoder.up_blocks.\(i).resnets.\(j)", in: j == 0 ? c : out, out: out,
-                                                 style: style, shortcutName: "conv_shortcut"))
-            }
+            for j in 0...config.layersPerBlock { resnets.append(try resnet(level, j, j == 0 ? c : out, out)) }
             c = out
-            let up: Level.Resample = i < ch.count - 1 ? .up(try Upsample(store, "decoder.up_blocks.\(i).upsamplers.0", channels: c)) : .none
+            let up: Level.Resample = i < ch.count - 1 ? .up(try Upsample(store, names.upsampler(level), channels: c)) : .none
             levels.append(Level(resnets: resnets, resample: up))
         }
         decLevels = levels
-        decNormOut = try GroupNorm(store, "decoder.conv_norm_out", channels: ch[0], groups: g, eps: 1e-6)
+        decNormOut = try GroupNorm(store, names.normOut("decoder"), channels: ch[0], groups: g, eps: 1e-6)
         decConvOut = try Conv(store, "decoder.conv_out", in: ch[0], out: config.outChannels, kernel: [3, 3], padding: .spatial(1))
     }
 

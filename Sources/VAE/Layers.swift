@@ -12,21 +12,24 @@ struct Conv {
     let bias: WeightTensor?           // [O]
     let stride: (Int, Int, Int)
     let padding: Padding3D
+    /// Pad with copies of the edge values (HunyuanVideo's CausalConv3d) instead of zeros.
+    let replicate: Bool
 
     /// Loads `name.weight` (and `name.bias` when `bias`), checking the shape [out, in, *kernel].
     /// `kernel` has 2 entries for a spatial conv (stored 4-D) or 3 for a video conv (5-D).
     init(_ store: WeightStore, _ name: String, in inC: Int, out outC: Int, kernel: [Int], bias: Bool = true,
-         stride: (Int, Int, Int) = (1, 1, 1), padding: Padding3D = Padding3D()) throws {
+         stride: (Int, Int, Int) = (1, 1, 1), padding: Padding3D = Padding3D(), replicate: Bool = false) throws {
         let w = try store.weight(name + ".weight", shape: [outC, inC] + kernel)
         weight = kernel.count == 2 ? w.reshaped([outC, inC, 1] + kernel) : w
         self.bias = bias ? try store.weight(name + ".bias", shape: [outC]) : nil
         self.stride = stride
         self.padding = padding
+        self.replicate = replicate
     }
 
     /// x: [N, C, T, H, W] -> [N, O, T', H', W'].
     func callAsFunction(_ x: Tensor) -> Tensor {
-        convolution(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        convolution(x, weight: weight, bias: bias, stride: stride, padding: padding, paddingMode: replicate ? .replicate : .zeros)
     }
 }
 
@@ -64,12 +67,20 @@ struct ResidualBlockStyle {
     let bias: Bool
     let eps: Float
     let groups: Int
+    var replicate = false
+    /// Appended to conv names ("conv1" + ".conv" where convs are wrapped modules).
+    var convSuffix = ""
 
     static func spatial(groups: Int) -> ResidualBlockStyle {
         ResidualBlockStyle(kernel: [3, 3], padding: .spatial(1), bias: true, eps: 1e-6, groups: groups)
     }
     static func causal(groups: Int) -> ResidualBlockStyle {
-        ResidualBlockStyle(kernel: [3, 3, 3], padding: .spatial(1, front: 2), bias: false, eps: 1e-5, groups: groups)
+        ResidualBlockStyle(kernel: [3, 3, 3], padding: .spatial(1, front: 2), bias: false, eps: 1e-5, groups: groups, convSuffix: ".conv")
+    }
+    /// HunyuanVideo's ResnetBlockCausal3D: biased causal 3x3x3 convs with replicate padding, eps 1e-6.
+    static func causalReplicate(groups: Int) -> ResidualBlockStyle {
+        ResidualBlockStyle(kernel: [3, 3, 3], padding: .spatial(1, front: 2), bias: true, eps: 1e-6, groups: groups,
+                           replicate: true, convSuffix: ".conv")
     }
     var pointwiseKernel: [Int] { [Int](repeating: 1, count: kernel.count) }
 }
@@ -84,9 +95,11 @@ struct ResidualBlock {
     init(_ store: WeightStore, _ name: String, in inC: Int, out outC: Int, style s: ResidualBlockStyle,
          convSuffix: String = "", shortcutName: String) throws {
         norm1 = try GroupNorm(store, name + ".norm1", channels: inC, groups: s.groups, eps: s.eps)
-        conv1 = try Conv(store, name + ".conv1" + convSuffix, in: inC, out: outC, kernel: s.kernel, bias: s.bias, padding: s.padding)
+        conv1 = try Conv(store, name + ".conv1" + convSuffix, in: inC, out: outC, kernel: s.kernel, bias: s.bias, padding: s.padding,
+                         replicate: s.replicate)
         norm2 = try GroupNorm(store, name + ".norm2", channels: outC, groups: s.groups, eps: s.eps)
-        conv2 = try Conv(store, name + ".conv2" + convSuffix, in: outC, out: outC, kernel: s.kernel, bias: s.bias, padding: s.padding)
+        conv2 = try Conv(store, name + ".conv2" + convSuffix, in: outC, out: outC, kernel: s.kernel, bias: s.bias, padding: s.padding,
+                         replicate: s.replicate)
         shortcut = inC == outC ? nil
             : try Conv(store, name + "." + shortcutName + convSuffix, in: inC, out: outC, kernel: s.pointwiseKernel, bias: s.bias)
     }
@@ -100,16 +113,22 @@ struct ResidualBlock {
     }
 }
 
-/// diffusers' VAE mid-block attention: GroupNorm, one head over all H*W positions of a frame,
-/// output projection, residual. Accepts the modern (to_q, to_out.0) and legacy (query,
-/// proj_attn) key names, with Linear [C, C] or 1x1-conv [C, C, 1, 1] weights.
+/// The VAE mid-block attention: GroupNorm, one head of width C over all positions, output
+/// projection, residual. Accepts diffusers' modern (to_q, to_out.0) and legacy (query,
+/// proj_attn) key names and the LDM ones (q, proj_out), with Linear [C, C] or 1x1-conv
+/// [C, C, 1, 1] weights. `frameCausal` (HunyuanVideo): positions are frame-major and a
+/// position of frame f attends only to the positions of frames <= f.
 struct SpatialSelfAttention {
     let norm: GroupNorm
     let q: (WeightTensor, WeightTensor), k: (WeightTensor, WeightTensor)
     let v: (WeightTensor, WeightTensor), out: (WeightTensor, WeightTensor)
+    let frameCausal: Bool
 
-    init(_ store: WeightStore, _ name: String, channels c: Int, groups: Int) throws {
-        norm = try GroupNorm(store, name + ".group_norm", channels: c, groups: groups, eps: 1e-6)
+    init(_ store: WeightStore, _ name: String, channels c: Int, groups: Int, names: AutoencoderKLNames = .diffusers,
+         frameCausal: Bool = false) throws {
+        let parts = names.attentionParts
+        self.frameCausal = frameCausal
+        norm = try GroupNorm(store, name + "." + parts.norm, channels: c, groups: groups, eps: 1e-6)
         func projection(_ modern: String, _ legacy: String) throws -> (WeightTensor, WeightTensor) {
             let base = store.contains("\(name).\(modern).weight") || !store.contains("\(name).\(legacy).weight")
                 ? "\(name).\(modern)" : "\(name).\(legacy)"
@@ -120,13 +139,13 @@ struct SpatialSelfAttention {
             let w = try store.weight(base + ".weight", shape: shape).reshaped([c, c])
             return (w, try store.weight(base + ".bias", shape: [c]))
         }
-        q = try projection("to_q", "query")
-        k = try projection("to_k", "key")
-        v = try projection("to_v", "value")
-        out = try projection("to_out.0", "proj_attn")
+        q = try projection(parts.q, "query")
+        k = try projection(parts.k, "key")
+        v = try projection(parts.v, "value")
+        out = try projection(parts.out, "proj_attn")
     }
 
-    /// x: [N, C, 1, H, W] -> same shape.
+    /// x: [N, C, T, H, W] -> same shape (T = 1 unless frame-causal).
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[1])
         let hw = x.count / max(n * c, 1)
@@ -135,10 +154,32 @@ struct SpatialSelfAttention {
         let qt = linear(tokens, weight: q.0, bias: q.1)
         let kt = linear(tokens, weight: k.0, bias: k.1)
         let vt = linear(tokens, weight: v.0, bias: v.1)
-        let a = attention(q: qt, k: kt, v: vt, heads: 1, scale: 1 / Float(c).squareRoot())
+        let scale = 1 / Float(c).squareRoot()
+        let a = frameCausal ? causalAttention(qt, kt, vt, frames: x.shape[2], scale: scale)
+            : attention(q: qt, k: kt, v: vt, heads: 1, scale: scale)
         let o = linear(a, weight: out.0, bias: out.1)
         var y = permute(o, [0, 2, 1]).reshaped(x.shape)
         y.add(x)
         return y
     }
+}
+
+/// Single-head attention where the queries of frame f see the keys of frames 0...f: per sample
+/// and query frame, an unmasked attention over the key prefix (views, no copies).
+/// q, k, v: [N, frames * P, C] frame-major -> [N, frames * P, C].
+func causalAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, frames: Int, scale: Float) -> Tensor {
+    let (n, tokens, c) = (q.shape[0], q.shape[1], q.shape[2])
+    let perFrame = tokens / max(frames, 1)
+    var out = Tensor(uninitialized: q.shape)
+    let op = out.mutablePointer
+    for b in 0..<n {
+        let (qb, kb, vb) = (q[b], k[b], v[b])          // [tokens, C]
+        for f in 0..<frames {
+            let rows = (f * perFrame)..<((f + 1) * perFrame), seen = 0..<((f + 1) * perFrame)
+            let a = attention(q: qb.slice(rows).reshaped([1, perFrame, c]), k: kb.slice(seen).reshaped([1, seen.count, c]),
+                              v: vb.slice(seen).reshaped([1, seen.count, c]), heads: 1, scale: scale)
+            (op + (b * tokens + rows.lowerBound) * c).update(from: a.pointer, count: perFrame * c)
+        }
+    }
+    return out
 }

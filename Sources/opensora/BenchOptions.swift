@@ -7,7 +7,8 @@ extension BenchCommand {
         let denoisers = BenchDenoiser.allCases.map(\.rawValue), pipelines = PipelineBench.allCases.map(\.rawValue)
         return [
             ("--shape", ["sgemm", "conv", "attention"]),
-            ("--latent", denoisers + pipelines + ["vae-v1.2-decode", "vae-v1.2-numerics", "dit-xl2"]),
+            ("--latent", denoisers + pipelines + ["vae-v1.2-decode", "vae-v1.2-numerics", "dit-xl2",
+                          "hunyuan-vae-decode", "dc-ae-decode"]),
             ("--batch", denoisers + ["dit-xl2"]),
             ("--caption-tokens", denoisers),
             ("--steps", pipelines),

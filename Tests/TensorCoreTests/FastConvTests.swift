@@ -101,4 +101,25 @@ extension FastConvTests {
             (xs + ds + ds2).forEach { $0.deallocate() }
         }
     }
+
+    /// Replicate padding (HunyuanVideo's causal conv): every algorithm against the reference conv
+    /// of an explicitly replicate-padded copy, including a time-strided conv and tiny frames.
+    func testReplicatePadding() {
+        let cases: [([Int], [Int], (Int, Int, Int), Padding3D)] = [
+            ([1, 6, 5, 7, 9], [3, 3, 3], (1, 1, 1), .spatial(1, front: 2)),
+            ([2, 17, 4, 5, 6], [3, 3, 3], (1, 1, 1), .spatial(1, front: 2)),
+            ([1, 8, 5, 2, 3], [3, 3, 3], (2, 2, 2), .spatial(1, front: 2)),
+            ([1, 16, 1, 1, 1], [3, 3, 3], (1, 1, 1), .spatial(1, front: 2)),
+        ]
+        for (x, kernel, stride, padding) in cases {
+            let xt = random(x, seed: UInt64(x.reduce(0, +)))
+            let w = WeightTensor(random([5, x[1]] + kernel, seed: 3), name: "w")
+            let reference = conv3d(pad(xt, padding, replicate: true), weight: w, bias: nil, stride: stride)
+            for alg in ConvAlgorithm.allCases {
+                let y = convolution(xt, weight: w, bias: nil, stride: stride, padding: padding, paddingMode: .replicate, algorithm: alg)
+                XCTAssertEqual(y.shape, reference.shape, "\(alg) \(x)")
+                XCTAssertLessThan(y.maxAbsDifference(reference), 2e-5 * Float(x[1] * 27).squareRoot(), "\(alg) \(x) stride \(stride)")
+            }
+        }
+    }
 }
