@@ -64,7 +64,8 @@ extension GenerationConfig {
         func bad(_ key: String, _ message: String) -> ConfigError { ConfigError(source: "command line", key: key, message) }
 
         set("prompt", o.prompts) { c.prompts = $0 }
-        set("prompt_path", o.promptPath) { c.promptPath = $0 }
+        // A prompt file named on the command line replaces the config's prompt list.
+        set("prompt_path", o.promptPath) { c.promptPath = $0; if o.prompts == nil { c.prompts = [] } }
         if let size = o.imageSize {
             c.imageSize = size
             touched.insert("image_size")
