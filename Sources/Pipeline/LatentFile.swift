@@ -26,12 +26,16 @@ public struct LatentFile {
 
     /// Writes `latent` for video `job` of a run (atomically: a temporary name, then renamed).
     public static func write(_ latent: Tensor, job: VideoJob, prompt: String, config: GenerationConfig, to path: String) throws {
-        let vaePath = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? config.vae.path
+        let runDigest = config.runDigest
+        var vaePath = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? config.vae.path
+        if !vaePath.hasPrefix("/") { vaePath = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(vaePath) }
+        var config = config
+        config.vae.path = (vaePath as NSString).standardizingPath      // decodable from any folder
         let vaeBytes = (try? FileManager.default.attributesOfItem(atPath: vaePath)[.size] as? NSNumber)?.intValue
         let metadata: [String: String] = [
             "format": format,
             "config": config.yamlText(),
-            "config_digest": config.runDigest,
+            "config_digest": runDigest,
             "denoiser": "\(config.denoiser.type.rawValue) \(config.denoiser.path)",
             "vae_type": config.vae.type.rawValue,
             "vae_path": vaePath,
@@ -59,6 +63,18 @@ public struct LatentFile {
             throw PipelineError("\(path): latent has shape \(latent.shape), its config decodes \(expected)")
         }
         return LatentFile(latent: latent, config: config, metadata: file.metadata)
+    }
+}
+
+extension LatentFile {
+    /// The VAE weights `config` names have the size of those the latent was made for.
+    public func checkVAE(config: GenerationConfig, latentPath: String) throws {
+        let weights = try WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "--vae")
+        guard let recorded = metadata["vae_bytes"].flatMap({ Int($0) }),
+              let size = (try? FileManager.default.attributesOfItem(atPath: weights)[.size] as? NSNumber)?.intValue else { return }
+        if size != recorded {
+            throw PipelineError("\(latentPath): made for VAE weights of \(recorded) bytes (\(metadata["vae_path"] ?? "?")), but '\(weights)' has \(size) bytes; pass --vae with the weights it was made for")
+        }
     }
 }
 
