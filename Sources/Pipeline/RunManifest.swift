@@ -178,32 +178,40 @@ public struct ResumePlan {
 
 extension RunManifest {
     /// Checks the folder's manifests against this run and lists what is already done.
-    /// Another config's (or another prompt list's) records are an error unless `discardOther`.
+    /// Records of another config (or of another prompt at an index) that no newer record of this
+    /// run supersedes are an error, unless `discardOther`: then those videos are simply made again.
     public func plan(prompts: [String], outputPath: (VideoJob) -> String, discardOther: Bool) throws -> ResumePlan {
         var plan = ResumePlan()
-        var lastVideo: [Int: ManifestRecord] = [:], lastLatent: [Int: ManifestRecord] = [:]
+        var lastVideo: [Int: (String, ManifestRecord)] = [:], lastLatent: [Int: (String, ManifestRecord)] = [:]
+        var foreign: [(String, ManifestRecord)] = []
         for (manifest, r) in try readRecords() {
-            if r.configDigest != digest {
-                if discardOther { continue }
-                throw PipelineError("\(manifest): the outputs named '\(config.output.path)' were made with another config (digest \(r.configDigest.prefix(12)), this run \(digest.prefix(12))); use another --output, or pass --discard-other-config to make them again")
-            }
+            guard r.configDigest == digest else { foreign.append((manifest, r)); continue }
             plan.resumed = true
             guard let g = r.index else { continue }
-            if let p = r.prompt, let pi = r.promptIndex, pi >= prompts.count || prompts[pi] != p {
-                if discardOther { continue }
-                let now = pi < prompts.count ? "'\(prompts[pi])'" : "no prompt \(pi + 1)"
-                throw PipelineError("\(manifest): video \(g) was made from prompt \(pi + 1) '\(p)', but this run has \(now); use another --output, or pass --discard-other-config to make it again")
-            }
-            switch r.event {
-            case "video": lastVideo[g] = r
-            case "latent": lastLatent[g] = r
-            default: break
-            }
+            if r.event == "video" { lastVideo[g] = (manifest, r) }
+            if r.event == "latent" { lastLatent[g] = (manifest, r) }
         }
-        let jobs = config.videoJobs(promptCount: prompts.count)
-        for job in jobs {
-            if let r = lastVideo[job.index], r.file == relative(outputPath(job)), verifies(r) { plan.finished.insert(job.index) }
-            if let r = lastLatent[job.index], let name = r.file, verifies(r) { plan.latentFiles[job.index] = absolute(name) }
+        func samePrompt(_ r: ManifestRecord) -> Bool {
+            guard let p = r.prompt, let pi = r.promptIndex else { return false }
+            return pi < prompts.count && prompts[pi] == p
+        }
+        for job in config.videoJobs(promptCount: prompts.count) {
+            if let (_, r) = lastVideo[job.index], samePrompt(r), r.file == relative(outputPath(job)), verifies(r) { plan.finished.insert(job.index) }
+            if let (_, r) = lastLatent[job.index], samePrompt(r), let name = r.file, verifies(r) { plan.latentFiles[job.index] = absolute(name) }
+        }
+        if discardOther { return plan }
+        // Conflicts: what this run would replace that another run made.
+        for (manifest, r) in lastVideo.values.sorted(by: { $0.1.index! < $1.1.index! }) + lastLatent.values.sorted(by: { $0.1.index! < $1.1.index! })
+            where !samePrompt(r) {
+            let pi = r.promptIndex ?? -1
+            let now = pi >= 0 && pi < prompts.count ? "'\(prompts[pi])'" : "no prompt \(pi + 1)"
+            throw PipelineError("\(manifest): video \(r.index!) was made from prompt \(pi + 1) '\(r.prompt ?? "?")', but this run has \(now); use another --output, or pass --discard-other-config to make it again")
+        }
+        for (manifest, r) in foreign {
+            let superseded = r.index.map { plan.finished.contains($0) } ?? plan.resumed
+            if !superseded {
+                throw PipelineError("\(manifest): the outputs named '\(config.output.path)' were made with another config (digest \(r.configDigest.prefix(12)), this run \(digest.prefix(12))); use another --output, or pass --discard-other-config to make them again")
+            }
         }
         return plan
     }

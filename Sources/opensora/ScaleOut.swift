@@ -36,7 +36,9 @@ struct ScaleOutOptions: ParsableArguments {
         let total = prompts.count * max(1, config.numSample)
         let c = config
         let outputPath = { (job: VideoJob) in c.outputPath(index: job.promptIndex, sample: job.sample, count: prompts.count) }
-        let plan = config.output.overwrite ? ResumePlan() : try manifest.plan(prompts: prompts, outputPath: outputPath, discardOther: discardOtherConfig)
+        // --overwrite: make every video again, whatever the manifests say.
+        var plan = try manifest.plan(prompts: prompts, outputPath: outputPath, discardOther: discardOtherConfig || config.output.overwrite)
+        if config.output.overwrite { plan = ResumePlan() }
         if plan.resumed || discardOtherConfig { config.output.overwrite = true }
 
         let todo = myVideos.filter { !plan.finished.contains($0.index) }

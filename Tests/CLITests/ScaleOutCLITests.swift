@@ -122,5 +122,10 @@ final class ScaleOutCLITests: XCTestCase {
         XCTAssertEqual(replaced.status, 0, replaced.stderr)
         XCTAssertEqual(replaced.stdout.split(separator: "\n").count, 10)
         XCTAssertEqual(try runCLI(run + ["--cfg-scale", "5"]).stdout, "")
+        // --overwrite remakes everything under the command's config; later reruns resume it.
+        XCTAssertEqual(try runCLI(run + ["--overwrite"]).stdout.split(separator: "\n").count, 10)
+        let resumed = try runCLI(run)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(resumed.stdout, "")
     }
 }
