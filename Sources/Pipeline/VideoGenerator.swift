@@ -65,7 +65,6 @@ public final class VideoGenerator {
     public func generate(prompts: [String], events: (GenerationEvent) -> Void = { _ in }) throws -> [GeneratedVideo] {
         guard !prompts.isEmpty else { throw PipelineError("no prompt given (use --prompt or --prompt-path)") }
         reports = []
-        let group = max(1, config.batchSize)
         let wanted = selection ?? Set(0..<(prompts.count * max(1, config.numSample)))
         // Batches holding a wanted video, whole; the wanted ones among them are written.
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
