@@ -37,6 +37,20 @@ final class ScaleOutCLITests: XCTestCase {
         // One manifest per shard, each naming its own videos.
         XCTAssertEqual(listing(dir + "/shards").filter { $0.hasSuffix(".jsonl") },
                        ["v.manifest.shard-0-of-3.jsonl", "v.manifest.shard-1-of-3.jsonl", "v.manifest.shard-2-of-3.jsonl"])
+        // Records: index, prompt, seed (run seed 42 + index), config digest, file with size and hash, stage timings.
+        let text = try String(contentsOfFile: dir + "/shards/v.manifest.shard-1-of-3.jsonl", encoding: .utf8)
+        let records = try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let videos = records.filter { $0["event"] as? String == "video" }
+        XCTAssertEqual(videos.map { $0["index"] as! Int }, [3, 4, 5])      // shard 1 of 3: batch [3, 4, 5] of 4 batches
+        for r in videos {
+            let g = r["index"] as! Int
+            XCTAssertEqual(r["seed"] as? Int, 42 + g)
+            XCTAssertEqual(r["prompt"] as? String, prompts[g / 2])
+            XCTAssertEqual(r["file"] as? String, String(format: "v_%04d-%d.png", g / 2, g % 2))
+            XCTAssertEqual((r["sha256"] as? String)?.count, 64)
+            XCTAssertEqual((r["config_digest"] as? String)?.count, 64)
+            XCTAssertEqual(Set((r["seconds"] as? [String: Double] ?? [:]).keys), ["text-encoder (run)", "denoise", "decode", "write"])
+        }
     }
 
     func testShardedLatentsOfFullVideosEqualOneRun() throws {
@@ -83,6 +97,12 @@ final class ScaleOutCLITests: XCTestCase {
         let decoded = try runCLI(["decode", dir + "/v.latent.safetensors", "-o", dir + "/decoded.png"])
         XCTAssertEqual(decoded.status, 0, decoded.stderr)
         XCTAssertEqual(FileManager.default.contents(atPath: dir + "/decoded.png"), first)
+        // Not a latent file: one line naming it; nothing written.
+        let bad = try runCLI(["decode", dir + "/v.png", "-o", dir + "/bad.png"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.hasPrefix("error: \(dir!)/v.png"), bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.png"))
     }
 
     // MARK: bad input: one line, nothing written or overwritten
