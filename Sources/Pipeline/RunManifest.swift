@@ -11,6 +11,9 @@
 // file, and the file has the recorded size and SHA-256; anything else is made again.
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TensorCore
 import Weights
 
@@ -69,7 +72,7 @@ public final class RunManifest {
     /// The manifest this process appends to.
     public let path: String
     let folder: String
-    private var handle: FileHandle?
+    private var descriptor: Int32 = -1
 
     /// `<stem>.manifest.jsonl`, or `<stem>.manifest.shard-I-of-N.jsonl` for a shard.
     public init(config: GenerationConfig, shard: ShardSpec?) {
@@ -112,6 +115,8 @@ public final class RunManifest {
 
     // MARK: writing
 
+    /// Appends one line with one write(2) on an O_APPEND descriptor, so that two processes
+    /// appending to the same manifest (a requeued task beside its old self) never interleave.
     public func append(_ record: ManifestRecord) throws {
         var r = record
         r.time = ISO8601DateFormatter().string(from: Date())
@@ -119,24 +124,20 @@ public final class RunManifest {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var line = try encoder.encode(r)
         line.append(UInt8(ascii: "\n"))
-        if handle == nil {
-            if !FileManager.default.fileExists(atPath: path) {
-                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw PipelineError("\(path): cannot create the run manifest (is the folder writable?)")
-                }
+        if descriptor < 0 {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw PipelineError("\(path): cannot open the run manifest for appending: \(String(cString: strerror(errno)))")
             }
-            guard let h = FileHandle(forUpdatingAtPath: path) else { throw PipelineError("\(path): cannot open the run manifest for writing") }
-            handle = h
         }
-        do {
-            try handle!.seekToEnd()
-            try handle!.write(contentsOf: line)
-            try handle!.synchronize()
-        } catch {
-            throw PipelineError("\(path): cannot append to the run manifest: \(error.localizedDescription)")
+        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == line.count, fsync(descriptor) == 0 else {
+            throw PipelineError("\(path): cannot append to the run manifest: \(written < 0 ? String(cString: strerror(errno)) : "short write")")
         }
     }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
 
     /// The record of a written file: name, size and SHA-256.
     public func fileRecord(event: String, job: VideoJob, prompt: String, file: String) throws -> ManifestRecord {
