@@ -6,7 +6,7 @@ APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
 
-.PHONY: setup deps build test demo bench clean
+.PHONY: setup deps build test demo bench clean test-slurm
 
 setup: deps build
 
@@ -21,6 +21,11 @@ build:
 # @testable imports; benchmarks use the release build.
 test:
 	swift test --disable-swift-testing $(SWIFT_BUILD_FLAGS)
+
+# deploy/slurm/generate.sbatch on a real single-node Slurm cluster on this machine (installs Debian's
+# slurm-wlm and munge if missing; needs root or sudo): docs/scale-out.md.
+test-slurm: build
+	tools/test-slurm.sh
 
 demo: build
 	$(BIN) generate --prompt "a red circle moving right on a blue background" --output out/demo.mp4 --overwrite

@@ -26,12 +26,16 @@ public struct GeneratedVideo: Sendable {
     public let frames: Tensor
     /// Where it was written (nil if the caller asked for no output).
     public let outputPath: String?
+    /// Its place in the run (global index, seed).
+    public let job: VideoJob
+    /// Seconds of the stages that made it (denoise and decode: its whole batch; write).
+    public let stageSeconds: [String: Double]
 }
 
 public final class VideoGenerator {
     public let config: GenerationConfig
     /// Stage reports of the last `generate` call.
-    public private(set) var reports: [StageReport] = []
+    public internal(set) var reports: [StageReport] = []
     /// Write outputs (set false to only return frames).
     public var writeOutputs = true
     /// Checked between sampling steps; return true to stop (throws CancellationError).
@@ -39,77 +43,126 @@ public final class VideoGenerator {
     /// Where random draws come from; nil = a generator seeded with `config.seed` (`config.rng`).
     /// Tests inject recorded draws here.
     public var noiseSource: NoiseSource?
+    /// Global video indexes (RunPlan) to make; nil = every video of the prompt list.
+    public var selection: Set<Int>?
+    /// Denoised latents [C, T', h, w] by global video index (saved earlier): decoded, not denoised.
+    public var latents: [Int: Tensor] = [:]
+    /// Called with each video's denoised latent [C, T', h, w] as soon as its batch is done.
+    public var latentDenoised: ((VideoJob, Tensor) throws -> Void)?
+    /// Called after each video is written.
+    public var videoWritten: ((GeneratedVideo) throws -> Void)?
 
     public init(config: GenerationConfig) throws {
         try config.validate()
         self.config = config
     }
 
+    /// Makes the run's videos (`selection`: only those global indexes; `latents`: these denoised
+    /// latents instead of denoising). Each video's noise comes from its own generator (RunPlan).
+    /// The unit of work is a batch: batch_size consecutive videos of the run, computed together
+    /// (results depend on what shares a batch, in the last bits), so a video made by a shard or a
+    /// resumed run went through the same batch as in one uninterrupted run.
     public func generate(prompts: [String], events: (GenerationEvent) -> Void = { _ in }) throws -> [GeneratedVideo] {
         guard !prompts.isEmpty else { throw PipelineError("no prompt given (use --prompt or --prompt-path)") }
         reports = []
+        let wanted = selection ?? Set(0..<(prompts.count * max(1, config.numSample)))
+        // Batches holding a wanted video, whole; the wanted ones among them are written.
+        let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
+        let jobs = batchesToMake.flatMap { $0 }.filter { wanted.contains($0.index) }
+        if jobs.isEmpty { return [] }
         try checkMemory()
-        let outputs = writeOutputs ? try planOutputs(count: prompts.count) : []
+        let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
+                                   : []
+        let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
+        let toDenoise = batches.flatMap { $0 }
+        let promptIndexes = Array(Set(toDenoise.map(\.promptIndex))).sorted()
+        let promptSlot = Dictionary(uniqueKeysWithValues: promptIndexes.enumerated().map { ($1, $0) })
 
-        // Stage: text.
-        let (text, r1) = try measureStage("text-encoder", events) { try TextStage.run(prompts: prompts, config: config) }
-        reports.append(r1)
+        // Stage: text, one row per video to denoise, encoded batch by batch.
+        var text = TextEmbeddings(states: Tensor(zeros: [0]), masks: [])
+        if !toDenoise.isEmpty {
+            let (t, r1) = try measureStage("text-encoder", events) { try TextStage.run(prompts: toDenoise.map { prompts[$0.promptIndex] }, config: config) }
+            text = t
+            reports.append(r1)
+        }
 
         // Stage: reference images (image-to-video).
-        let strategies = try (0..<prompts.count).map { i -> [MaskCondition] in
+        let strategies = try promptIndexes.map { i -> [MaskCondition] in
             let s = i < config.maskStrategies.count ? config.maskStrategies[i] : ""
             return try GenerationConfig.parseMaskStrategy(s)
         }
-        // One generator, seeded once, for every draw in the reference's order: reference-image
-        // posteriors first, then each batch's initial noise, then the sampler's own draws.
-        let noise: NoiseSource = noiseSource ?? (config.rng == .torch ? TorchNoise(seed: UInt64(truncatingIfNeeded: config.seed))
-                                                                       : NativeNoise(seed: UInt64(truncatingIfNeeded: config.seed)))
-        var references = [[Tensor]](repeating: [], count: prompts.count)
-        if config.referencePaths.contains(where: { !$0.isEmpty }) {
-            let (refs, r) = try measureStage("reference-encode", events) { try encodeReferences(count: prompts.count, noise: noise) }
+        // Draws in the reference's order: reference-image posteriors first, then the initial
+        // noise, then the sampler's own draws. An injected source serves every draw in order;
+        // otherwise each video has its generator, and a prompt's reference posterior is drawn
+        // from the generator of its first sample.
+        var generators: [Int: NoiseSource] = [:]
+        for job in toDenoise where noiseSource == nil { generators[job.index] = makeNoise(seed: job.seed) }
+        var references = [[Tensor]](repeating: [], count: promptIndexes.count)
+        if promptIndexes.contains(where: { $0 < config.referencePaths.count && !config.referencePaths[$0].isEmpty }) {
+            let (refs, r) = try measureStage("reference-encode", events) {
+                try encodeReferences(promptIndexes) { i in
+                    if let shared = noiseSource { return shared }
+                    let first = i * max(1, config.numSample)
+                    return generators[first] ?? makeNoise(seed: config.videoSeed(index: first))
+                }
+            }
             references = refs
             reports.append(r)
         }
 
-        // Stage: denoise every batch.
+        // Stage: denoise every batch; a batch's latents are handed to `latentDenoised` at once.
         let latentSize = config.latentSize
         let info = ResolutionInfo(config: config)
         let sampler = DenoiseStage.sampler(config: config)
-        let batches = stride(from: 0, to: prompts.count, by: max(1, config.batchSize)).map { $0..<min($0 + max(1, config.batchSize), prompts.count) }
-        var latents: [(range: Range<Int>, sample: Int, z: Tensor)] = []
-        let (_, r3) = try measureStage("denoise", events) {
-            let model = try DenoiseStage.loadModel(config: config)
-            let channels = config.denoiser.inChannels
-            for (bi, range) in batches.enumerated() {
-                let denoiser = try model.denoiser(text: text.rows(range), info: info)
-                for k in 0..<config.numSample {
-                    var z = try noise.standardNormal([range.count, channels] + latentSize)
-                    let mask = try applyMaskStrategy(&z, references: Array(references[range]), strategies: Array(strategies[range]),
+        var denoised = latents                                   // index -> [C, T', h, w]
+        var seconds: [Int: [String: Double]] = [:]
+        if !batches.isEmpty {
+            let (_, r3) = try measureStage("denoise", events) {
+                let model = try DenoiseStage.loadModel(config: config)
+                let channels = config.denoiser.inChannels
+                var textRow = 0
+                for (bi, batch) in batches.enumerated() {
+                    let t0 = ResourceUsage.now()
+                    let denoiser = try model.denoiser(text: text.rows(textRow..<(textRow + batch.count)), info: info)
+                    textRow += batch.count
+                    let slots = batch.map { promptSlot[$0.promptIndex]! }
+                    let noise = noiseSource ?? RowwiseNoise(batch.map { generators[$0.index]! })
+                    var z = try noise.standardNormal([batch.count, channels] + latentSize)
+                    let mask = try applyMaskStrategy(&z, references: slots.map { references[$0] }, strategies: slots.map { strategies[$0] },
                                                      align: config.align)
                     let run = try sampler.start(SamplingInputs(latent: z, frameMask: mask, sizes: [info.videoSize]),
                                                 model: denoiser, noise: noise)
-                    let t0 = ResourceUsage.now()
                     for step in run {
-                        events(.samplingStep(step: step.index + 1, of: step.count, batch: bi * config.numSample + k + 1,
-                                             batches: batches.count * config.numSample, elapsed: ResourceUsage.now() - t0))
+                        events(.samplingStep(step: step.index + 1, of: step.count, batch: bi + 1,
+                                             batches: batches.count, elapsed: ResourceUsage.now() - t0))
                         if isCancelled() { throw CancellationError() }
                     }
-                    latents.append((range, k, try run.finish()))
+                    let out = try run.finish()                       // [b, C, T', h, w]
+                    let elapsed = ResourceUsage.now() - t0
+                    for (j, job) in batch.enumerated() {
+                        denoised[job.index] = out[j]
+                        seconds[job.index, default: [:]]["denoise"] = elapsed
+                        try latentDenoised?(job, out[j])
+                    }
                 }
+                ScratchArena.shared.releaseAll()
             }
-            ScratchArena.shared.releaseAll()
+            reports.append(r3)
         }
-        reports.append(r3)
 
-        // Stage: decode, then write.
+        // Stage: decode (in batches), then write.
         var videos: [GeneratedVideo] = []
         let (_, r4) = try measureStage("vae-decode", events) {
             let vae = try VAEStage.load(config: config)
-            for item in latents {
-                let frames = try vae.decode(item.z, numFrames: config.numFrames)       // [b, 3, T, H, W]
-                for (j, i) in item.range.enumerated() {
-                    videos.append(GeneratedVideo(prompt: prompts[i], index: i, sample: item.sample, latent: item.z[j],
-                                                 frames: frames[j], outputPath: nil))
+            for batch in batchesToMake {
+                let t0 = ResourceUsage.now()
+                let z = concat(batch.map { denoised[$0.index]!.reshaped([1] + denoised[$0.index]!.shape) }, axis: 0)   // [b, C, T', h, w]
+                let frames = try vae.decode(z, numFrames: config.numFrames)       // [b, 3, T, H, W]
+                for (j, job) in batch.enumerated() where wanted.contains(job.index) {
+                    seconds[job.index, default: [:]]["decode"] = ResourceUsage.now() - t0
+                    videos.append(GeneratedVideo(prompt: prompts[job.promptIndex], index: job.promptIndex, sample: job.sample,
+                                                 latent: z[j], frames: frames[j], outputPath: nil, job: job,
+                                                 stageSeconds: seconds[job.index] ?? [:]))
                 }
             }
         }
@@ -117,31 +170,29 @@ public final class VideoGenerator {
         ScratchArena.shared.releaseAll()
         if writeOutputs {
             let (written, r5) = try measureStage("write", events) {
-                // Folders are made only now, when there is something to put in them; on a failure
-                // those still empty go again (a finished earlier video stays, with its folder).
-                do {
-                    for dir in Set(outputs.map { ($0 as NSString).deletingLastPathComponent }) where !dir.isEmpty {
-                        do { try PendingOutputs.createFolder(dir) } catch {
-                            throw PipelineError("output.path: cannot create folder '\(dir)': \(error.localizedDescription)")
-                        }
-                    }
-                    let written = try videos.map { v -> GeneratedVideo in
-                        let path = outputs[v.index * config.numSample + v.sample]
+                try writingOutputs(outputs) {
+                    try videos.enumerated().map { n, v -> GeneratedVideo in
+                        let path = outputs[n]
+                        let t0 = ResourceUsage.now()
                         try write(v.frames, to: path)
+                        var stageSeconds = v.stageSeconds
+                        stageSeconds["write"] = ResourceUsage.now() - t0
+                        let done = GeneratedVideo(prompt: v.prompt, index: v.index, sample: v.sample, latent: v.latent, frames: v.frames,
+                                                  outputPath: path, job: v.job, stageSeconds: stageSeconds)
                         events(.wroteOutput(path: path))
-                        return GeneratedVideo(prompt: v.prompt, index: v.index, sample: v.sample, latent: v.latent, frames: v.frames, outputPath: path)
+                        try videoWritten?(done)
+                        return done
                     }
-                    PendingOutputs.keepFolders()
-                    return written
-                } catch {
-                    PendingOutputs.removeEmptyFolders()
-                    throw error
                 }
             }
             videos = written
             reports.append(r5)
         }
         return videos
+    }
+
+    func makeNoise(seed: UInt64) -> NoiseSource {
+        config.rng == .torch ? TorchNoise(seed: seed) : NativeNoise(seed: seed)
     }
 
     /// Refuses requests whose estimated peak exceeds the machine's memory.
@@ -162,9 +213,7 @@ public final class VideoGenerator {
     /// Output paths for every (prompt, sample), checked before any compute: the folder, or the
     /// nearest existing one above a folder still to be made (at write time), must be a writable
     /// folder; existing files need `overwrite`; no output may be one of the run's input files.
-    func planOutputs(count: Int) throws -> [String] {
-        var paths: [String] = []
-        for i in 0..<count { for k in 0..<config.numSample { paths.append(config.outputPath(index: i, sample: k, count: count)) } }
+    func planOutputs(_ paths: [String]) throws -> [String] {
         let fm = FileManager.default
         let inputs = inputFiles
         for p in paths {
@@ -192,6 +241,25 @@ public final class VideoGenerator {
         return paths
     }
 
+    /// Runs `body`, which writes `outputs`, after making their folders: folders are made only when
+    /// there is something to put in them, and on a failure those still empty go again (a finished
+    /// earlier output stays, with its folder).
+    func writingOutputs<T>(_ outputs: [String], _ body: () throws -> T) throws -> T {
+        do {
+            for dir in Set(outputs.map { ($0 as NSString).deletingLastPathComponent }) where !dir.isEmpty {
+                do { try PendingOutputs.createFolder(dir) } catch {
+                    throw PipelineError("output.path: cannot create folder '\(dir)': \(error.localizedDescription)")
+                }
+            }
+            let result = try body()
+            PendingOutputs.keepFolders()
+            return result
+        } catch {
+            PendingOutputs.removeEmptyFolders()
+            throw error
+        }
+    }
+
     /// Every file this run reads: reference images, the prompt file, weights and tokenizer.
     var inputFiles: [String] {
         config.referencePaths.flatMap { config.referenceImagePaths($0) } + [config.promptPath].compactMap { $0 }
@@ -215,17 +283,18 @@ public final class VideoGenerator {
 
     // MARK: references
 
-    /// VAE latents of each prompt's reference images ("a.png;b.png"). -> [prompt][ref]: [C, Tr, h, w]
-    /// The posterior is sampled, as the reference's `vae.encode` does, with draws from `noise`.
-    func encodeReferences(count: Int, noise: NoiseSource) throws -> [[Tensor]] {
+    /// VAE latents of the reference images ("a.png;b.png") of prompts `promptIndexes`. -> [prompt][ref]: [C, Tr, h, w]
+    /// The posterior is sampled, as the reference's `vae.encode` does, with draws from `noise(prompt)`.
+    func encodeReferences(_ promptIndexes: [Int], noise: (Int) -> NoiseSource) throws -> [[Tensor]] {
         let vae = try VAEStage.load(config: config)
-        return try (0..<count).map { i in
+        return try promptIndexes.map { i in
             let spec = i < config.referencePaths.count ? config.referencePaths[i] : ""
             if spec.isEmpty { return [] }
+            let source = noise(i)
             return try config.referenceImagePaths(spec).map { path in
                 let image = try loadReferenceImage(path: path, height: config.height, width: config.width)   // [3, H, W]
                 let x = image.reshaped([1, 3, 1, config.height, config.width])
-                let z = try vae.encode(x, sampling: .sample(noise: { try noise.standardNormal($0) }))                // [1, C, 1, h, w]
+                let z = try vae.encode(x, sampling: .sample(noise: { try source.standardNormal($0) }))               // [1, C, 1, h, w]
                 return z[0]
             }
         }

@@ -74,6 +74,8 @@ struct GenerateCommand: ParsableCommand {
     var format: String?
     @Flag(name: .long, help: "Replace existing output files.")
     var overwrite = false
+    @OptionGroup(title: "Scale-out")
+    var scaleOut: ScaleOutOptions
 
     @Option(name: .long, parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
@@ -97,7 +99,11 @@ struct GenerateCommand: ParsableCommand {
                 return
             }
             let prompts = try collectPrompts(cfg)
+            let scaled = try scaleOut.prepare(&cfg, prompts: prompts) { text in
+                if !quiet { FileHandle.standardError.write(Data("note: \(text)\n".utf8)) }
+            }
             let generator = try VideoGenerator(config: cfg)
+            scaled?.attach(to: generator)
             InterruptHandler.install()
             HeapTuning.retainFreedMemory()      // large per-layer buffers are reused, not unmapped (~15% faster)
 

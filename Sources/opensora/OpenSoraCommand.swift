@@ -12,8 +12,8 @@ struct OpenSoraCommand: ParsableCommand {
         Runs the Open-Sora model family (v1.2: T5-XXL text encoder, STDiT3 denoiser, 3D VAE) with \
         real checkpoints. See docs/usage.md.
         """,
-        subcommands: [GenerateCommand.self, GenerateImageCommand.self, CheckCommand.self, WeightsCommand.self, BenchCommand.self,
-                      EncodeTextCommand.self, VAECommand.self])
+        subcommands: [GenerateCommand.self, GenerateImageCommand.self, DecodeCommand.self, CheckCommand.self, WeightsCommand.self,
+                      BenchCommand.self, EncodeTextCommand.self, VAECommand.self])
 }
 
 /// Errors the CLI prints as one line and exits non-zero with.
