@@ -34,7 +34,8 @@ struct ResolutionInfo {
 /// A loaded denoiser that can make a sampler closure for one batch of prompts.
 protocol DenoisingModel {
     /// z: [B, C_in, T, H, W] for B prompts with text `text` -> the samplers' CFG closure.
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser
+    /// `cache`: the sampling run's step cache, which decides what each call computes (nil: all).
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser
 }
 
 struct STDiT3Model: DenoisingModel {
@@ -47,13 +48,13 @@ struct STDiT3Model: DenoisingModel {
         try checkDenoiserSizes(model.config, path: path, name: "STDiT3", config: config)
     }
 
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {
         let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
         let model = self.model
         return { x, t, frameMask in
             try model(STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
                                   frameMask: frameMaskRows(frameMask, frames: x.shape[2]), fps: [info.fps],
-                                  height: info.height, width: info.width))
+                                  height: info.height, width: info.width), cache: cache)
         }
     }
 }
@@ -65,6 +66,19 @@ enum DenoiseStage {
         case .stdit2: return try STDiT2Model(config: config)
         case .stdit: return try STDiTV1Model(config: config)
         }
+    }
+
+    /// A fresh step cache for one sampling run (one batch, one sample), or nil for `cache.method: none`.
+    /// Timesteps are compared as the reference does: int() of t in the compute dtype.
+    static func stepCache(config: GenerationConfig, steps: Int) -> StepCache? {
+        guard let method = config.cache.stepCacheMethod else { return nil }
+        let round: (Float) -> Float
+        switch config.dtype {
+        case .bf16: round = { bf16ToFloat(floatToBF16($0)) }
+        case .fp16: round = { f16ToFloat(floatToF16($0)) }
+        case .fp32: round = { $0 }
+        }
+        return StepCache(method: method, steps: steps, timestepKey: { Int(round($0)) })
     }
 
     static func sampler(config: GenerationConfig) -> Sampler {

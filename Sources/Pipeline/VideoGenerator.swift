@@ -12,6 +12,7 @@
 import Foundation
 import TensorCore
 import Samplers
+import STDiT
 import VAE
 import VideoIO
 
@@ -32,6 +33,8 @@ public final class VideoGenerator {
     public let config: GenerationConfig
     /// Stage reports of the last `generate` call.
     public private(set) var reports: [StageReport] = []
+    /// What the step cache did in the last `generate` call, over all batches and samples (nil: no cache).
+    public private(set) var cacheStatistics: StepCacheStatistics?
     /// Write outputs (set false to only return frames).
     public var writeOutputs = true
     /// Checked between sampling steps; return true to stop (throws CancellationError).
@@ -48,6 +51,7 @@ public final class VideoGenerator {
     public func generate(prompts: [String], events: (GenerationEvent) -> Void = { _ in }) throws -> [GeneratedVideo] {
         guard !prompts.isEmpty else { throw PipelineError("no prompt given (use --prompt or --prompt-path)") }
         reports = []
+        cacheStatistics = nil
         try checkMemory()
         let outputs = writeOutputs ? try planOutputs(count: prompts.count) : []
 
@@ -81,8 +85,10 @@ public final class VideoGenerator {
             let model = try DenoiseStage.loadModel(config: config)
             let channels = config.denoiser.inChannels
             for (bi, range) in batches.enumerated() {
-                let denoiser = try model.denoiser(text: text.rows(range), info: info)
                 for k in 0..<config.numSample {
+                    // One step cache per sampling run: nothing carries over between prompts, batches or samples.
+                    let cache = DenoiseStage.stepCache(config: config, steps: sampler.stepCount)
+                    let denoiser = try model.denoiser(text: text.rows(range), info: info, cache: cache)
                     var z = try noise.standardNormal([range.count, channels] + latentSize)
                     let mask = try applyMaskStrategy(&z, references: Array(references[range]), strategies: Array(strategies[range]),
                                                      align: config.align)
@@ -95,6 +101,11 @@ public final class VideoGenerator {
                         if isCancelled() { throw CancellationError() }
                     }
                     latents.append((range, k, try run.finish()))
+                    if let cache {
+                        var total = cacheStatistics ?? StepCacheStatistics()
+                        total.merge(cache.statistics)
+                        cacheStatistics = total
+                    }
                 }
             }
             ScratchArena.shared.releaseAll()

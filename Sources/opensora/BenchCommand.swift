@@ -25,6 +25,8 @@ struct BenchCommand: ParsableCommand {
     var captionTokens: Int?
     @Option(help: "pipeline-*: sampling steps.")
     var steps: Int = 1
+    @Option(help: "pipeline-*: step caching, none, teacache[:THRESHOLD] or pab (docs/caching.md).")
+    var cache: String = "none"
     @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
     var conv: String = "auto"
     @Option(help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32).")
@@ -40,8 +42,9 @@ struct BenchCommand: ParsableCommand {
         try runReportingErrors {
             if let threads { Runtime.setThreads(threads) }
             if let pipeline = PipelineBench(rawValue: component) {
-                return try pipeline.run(latentSpec: latent, steps: steps)
+                return try pipeline.run(latentSpec: latent, steps: steps, cache: cache)
             }
+            guard cache == "none" else { throw CLIError("--cache applies to the pipeline-* components, not '\(component)'") }
             if let denoiser = BenchDenoiser(rawValue: component) {
                 guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
                 return try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
