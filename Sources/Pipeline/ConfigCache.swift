@@ -4,6 +4,7 @@
 import Foundation
 import Yams
 import STDiT
+import TensorCore
 
 public enum CacheMethodName: String, Sendable, CaseIterable {
     case none, teacache, pab
@@ -23,6 +24,19 @@ public struct CacheConfig: Equatable, Sendable {
         case .teacache: return .teaCache(teaCache)
         case .pab: return .pab(pab)
         }
+    }
+
+    /// A fresh step cache for one sampling run of `steps` model calls, or nil for `none`.
+    /// Timesteps are compared as the reference does: int() of t in the compute dtype.
+    public func stepCache(steps: Int, dtype: ComputeDType) -> StepCache? {
+        guard let method = stepCacheMethod else { return nil }
+        let round: (Float) -> Float
+        switch dtype {
+        case .bf16: round = { bf16ToFloat(floatToBF16($0)) }
+        case .fp16: round = { f16ToFloat(floatToF16($0)) }
+        case .fp32: round = { $0 }
+        }
+        return StepCache(method: method, steps: steps, timestepKey: { Int(round($0)) })
     }
 
     /// Applies a `--cache` value: none, pab, teacache or teacache:THRESHOLD.

@@ -68,19 +68,6 @@ enum DenoiseStage {
         }
     }
 
-    /// A fresh step cache for one sampling run (one batch, one sample), or nil for `cache.method: none`.
-    /// Timesteps are compared as the reference does: int() of t in the compute dtype.
-    static func stepCache(config: GenerationConfig, steps: Int) -> StepCache? {
-        guard let method = config.cache.stepCacheMethod else { return nil }
-        let round: (Float) -> Float
-        switch config.dtype {
-        case .bf16: round = { bf16ToFloat(floatToBF16($0)) }
-        case .fp16: round = { f16ToFloat(floatToF16($0)) }
-        case .fp32: round = { $0 }
-        }
-        return StepCache(method: method, steps: steps, timestepKey: { Int(round($0)) })
-    }
-
     static func sampler(config: GenerationConfig) -> Sampler {
         let s = config.scheduler
         switch s.type {

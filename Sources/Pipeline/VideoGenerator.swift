@@ -87,7 +87,7 @@ public final class VideoGenerator {
             for (bi, range) in batches.enumerated() {
                 for k in 0..<config.numSample {
                     // One step cache per sampling run: nothing carries over between prompts, batches or samples.
-                    let cache = DenoiseStage.stepCache(config: config, steps: sampler.stepCount)
+                    let cache = config.cache.stepCache(steps: sampler.stepCount, dtype: config.dtype)
                     let denoiser = try model.denoiser(text: text.rows(range), info: info, cache: cache)
                     var z = try noise.standardNormal([range.count, channels] + latentSize)
                     let mask = try applyMaskStrategy(&z, references: Array(references[range]), strategies: Array(strategies[range]),

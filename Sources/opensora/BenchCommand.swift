@@ -23,10 +23,12 @@ struct BenchCommand: ParsableCommand {
     var batch: Int = 2
     @Option(help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
     var captionTokens: Int?
-    @Option(help: "pipeline-*: sampling steps.")
+    @Option(help: "pipeline-*: sampling steps; stdit3-xl2: steps of a denoise-only sampling run (rectified flow, guidance batch) instead of one forward.")
     var steps: Int = 1
-    @Option(help: "pipeline-*: step caching, none, teacache[:THRESHOLD] or pab (docs/caching.md).")
+    @Option(help: "pipeline-*, stdit3-xl2 with --steps: step caching, none, teacache[:THRESHOLD] or pab (docs/caching.md).")
     var cache: String = "none"
+    @Option(help: "stdit3-xl2 with --steps: take the timesteps of this latent's video size (TxHxW) instead of --latent's.")
+    var scheduleLatent: String?
     @Option(help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4).")
     var conv: String = "auto"
     @Option(help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32).")
@@ -44,7 +46,12 @@ struct BenchCommand: ParsableCommand {
             if let pipeline = PipelineBench(rawValue: component) {
                 return try pipeline.run(latentSpec: latent, steps: steps, cache: cache)
             }
-            guard cache == "none" else { throw CLIError("--cache applies to the pipeline-* components, not '\(component)'") }
+            if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
+                return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
+            }
+            guard cache == "none", scheduleLatent == nil else {
+                throw CLIError("--cache and --schedule-latent apply to the pipeline-* components and stdit3-xl2, not '\(component)'")
+            }
             if let denoiser = BenchDenoiser(rawValue: component) {
                 guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
                 return try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
