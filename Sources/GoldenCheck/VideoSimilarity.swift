@@ -22,30 +22,30 @@ public enum VideoSimilarity {
         let size = 11, half = 5
         precondition(h >= size && w >= size, "ssim needs planes of at least 11 x 11, got \(h) x \(w)")
         let g = (0..<size).map { exp(-Double(($0 - half) * ($0 - half)) / (2 * 1.5 * 1.5)) }
-        let norm = g.reduce(0, +) * g.reduce(0, +)
-        let x = unit(a), y = unit(b)
+        let k = g.map { $0 / g.reduce(0, +) }
+        let x = unit(a).map(Double.init), y = unit(b).map(Double.init)
         let planes = x.count / (h * w)
         let (c1, c2) = (0.01 * 0.01, 0.03 * 0.03)
-        var total = 0.0, count = 0
+        let (oh, ow) = (h - size + 1, w - size + 1)
+        // The window's weighted means of x, y, x^2, y^2, xy: one separable 11-tap pass per axis.
+        func filtered(_ v: [Double]) -> [Double] {
+            var rows = [Double](repeating: 0, count: h * ow)
+            for i in 0..<h { for j in 0..<ow { var acc = 0.0; for u in 0..<size { acc += k[u] * v[i * w + j + u] }; rows[i * ow + j] = acc } }
+            var out = [Double](repeating: 0, count: oh * ow)
+            for i in 0..<oh { for j in 0..<ow { var acc = 0.0; for u in 0..<size { acc += k[u] * rows[(i + u) * ow + j] }; out[i * ow + j] = acc } }
+            return out
+        }
+        var total = 0.0
         for p in 0..<planes {
-            let o = p * h * w
-            for i in 0...(h - size) {
-                for j in 0...(w - size) {
-                    var mx = 0.0, my = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
-                    for u in 0..<size {
-                        for v in 0..<size {
-                            let k = g[u] * g[v] / norm
-                            let xv = Double(x[o + (i + u) * w + j + v]), yv = Double(y[o + (i + u) * w + j + v])
-                            mx += k * xv; my += k * yv; sxx += k * xv * xv; syy += k * yv * yv; sxy += k * xv * yv
-                        }
-                    }
-                    let vx = sxx - mx * mx, vy = syy - my * my, cov = sxy - mx * my
-                    total += ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-                    count += 1
-                }
+            let px = Array(x[(p * h * w)..<((p + 1) * h * w)]), py = Array(y[(p * h * w)..<((p + 1) * h * w)])
+            let mx = filtered(px), my = filtered(py)
+            let sxx = filtered(px.map { $0 * $0 }), syy = filtered(py.map { $0 * $0 }), sxy = filtered(zip(px, py).map { $0 * $1 })
+            for i in 0..<(oh * ow) {
+                let vx = sxx[i] - mx[i] * mx[i], vy = syy[i] - my[i] * my[i], cov = sxy[i] - mx[i] * my[i]
+                total += ((2 * mx[i] * my[i] + c1) * (2 * cov + c2)) / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2))
             }
         }
-        return total / Double(max(count, 1))
+        return total / Double(max(planes * oh * ow, 1))
     }
 
     private static func unit(_ t: Tensor) -> [Float] { t.array.map { (min(max($0, -1), 1) + 1) / 2 } }

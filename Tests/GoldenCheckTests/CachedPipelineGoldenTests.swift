@@ -44,4 +44,16 @@ final class CachedPipelineGoldenTests: XCTestCase {
             XCTAssertTrue(r.video.array.allSatisfy(\.isFinite))
         }
     }
+
+    func testVideoSimilarityMeasures() {
+        let a = Tensor(repeating: 0, shape: [3, 2, 16, 16]), b = Tensor(repeating: 0.2, shape: [3, 2, 16, 16])
+        XCTAssertEqual(VideoSimilarity.psnr(a, a), .infinity)
+        XCTAssertEqual(VideoSimilarity.ssim(a, a), 1, accuracy: 1e-12)
+        // [-1, 1] -> [0, 1]: 0.5 vs 0.6, MSE 0.01 -> 20 dB; SSIM = luminance term (2 * 0.3 + C1) / (0.61 + C1).
+        XCTAssertEqual(VideoSimilarity.psnr(a, b), 20, accuracy: 1e-4)
+        XCTAssertEqual(VideoSimilarity.ssim(a, b), (0.6 + 1e-4) / (0.61 + 1e-4), accuracy: 1e-6)
+        var noisy = a
+        for i in stride(from: 0, to: noisy.count, by: 3) { noisy[flat: i] = 0.5 }
+        XCTAssertLessThan(VideoSimilarity.ssim(a, noisy), 0.9)
+    }
 }
