@@ -76,4 +76,25 @@ final class ConfigCacheTests: XCTestCase {
         assertConfigError("cache:\n  teacache:\n    coefficients: [1, x]\n", "cache.teacache.coefficients")
         assertConfigError("cache:\n  teacache:\n    threshold: -0.5\n", "cache.teacache.threshold")
     }
+
+    /// The memory estimate that refuses impossible requests counts the cache's bound: at 144p 2 s
+    /// (latent 15x18x32, guidance batch 2), 122 hidden-state tensors for PAB on STDiT3-XL/2, 2 for TeaCache.
+    func testMemoryEstimateIncludesTheCacheBound() throws {
+        var c = GenerationConfig.defaults
+        var o = ConfigOverrides()
+        o.resolution = "144p"
+        o.numFrames = "2s"
+        try c.apply(overrides: o)
+        XCTAssertEqual(c.latentSize, [15, 18, 32])
+        let hidden = 2.0 * 2160 * 1152 * 4
+        func bytes(_ spec: String) throws -> Double {
+            o.cache = spec
+            var copy = c
+            try copy.apply(overrides: o)
+            return MemoryEstimate(config: copy, denoiserWeightBytes: 0, vaeWeightBytes: 0).cacheBytes
+        }
+        XCTAssertEqual(try bytes("none"), 0)
+        XCTAssertEqual(try bytes("teacache"), 2 * hidden)
+        XCTAssertEqual(try bytes("pab"), 122 * hidden)
+    }
 }
