@@ -47,6 +47,7 @@ struct BenchCommand: ParsableCommand {
                 return try pipeline.run(latentSpec: latent, steps: steps, cache: cache)
             }
             if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
+                guard repeat_ == nil else { throw CLIError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
                 return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
             }
             guard cache == "none", scheduleLatent == nil else {
