@@ -111,6 +111,8 @@ public struct GenerationConfig: Equatable, Sendable {
     public var dtype = ComputeDType.bf16
     public var rng = RNGKind.torch
     public var output = OutputConfig()
+    /// Step caching (TeaCache, PAB); `none` by default.
+    public var cache = CacheConfig()
 
     /// Where values came from, for error messages; ignored by ==.
     var provenance = Provenance()
@@ -231,6 +233,7 @@ public struct GenerationConfig: Equatable, Sendable {
             && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
             && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.align == b.align
             && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
+            && a.cache == b.cache
     }
 }
 

@@ -113,6 +113,7 @@ extension GenerationConfig {
         line(1, "path", q(output.path))
         line(1, "format", output.format.rawValue)
         line(1, "overwrite", "\(output.overwrite)")
+        out += cache.yamlLines(list: { "[" + $0.joined(separator: ", ") + "]" }, num: num)
         return out.joined(separator: "\n") + "\n"
     }
 }

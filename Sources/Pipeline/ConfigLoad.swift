@@ -135,6 +135,7 @@ extension GenerationConfig {
             c.output.overwrite = try out.bool("overwrite").or(c.output.overwrite) ?? c.output.overwrite
             try out.finish()
         }
+        c.cache = try CacheConfig.parse(try top.section("cache"))
         try top.finish()
 
         c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: top.has("save_fps"))
@@ -225,6 +226,7 @@ extension GenerationConfig {
         }
         if let align { try check.range("align", align, 1...1000) }
 
+        try cache.validate(check)
         try check.nonEmpty("output.path", output.path)
         if let ext = outputExtension, output.format != .auto, ext != output.format {
             throw check.error("output.format", "is \(output.format.rawValue) but output.path '\(output.path)' ends in .\(ext.rawValue)")

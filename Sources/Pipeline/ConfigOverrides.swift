@@ -47,6 +47,8 @@ public struct ConfigOverrides: Sendable {
     public var outputPath: String?
     public var outputFormat: String?
     public var overwrite: Bool?
+    /// none, pab, teacache or teacache:THRESHOLD (cache.method, cache.teacache.threshold).
+    public var cache: String?
 
     public init() {}
 }
@@ -166,6 +168,10 @@ extension GenerationConfig {
             touched.insert("output.format")
         }
         set("output.overwrite", o.overwrite) { c.output.overwrite = $0 }
+        if let spec = o.cache {
+            try c.cache.apply(spec: spec)
+            touched.formUnion(["cache.method", "cache.teacache.threshold"])
+        }
 
         if o.saveFPS != nil && c.resolvedOutputFormat == .png {
             throw bad("save_fps", "sets the MP4 frame rate, but the output is PNG frames (format \(c.output.format.rawValue), path '\(c.output.path)'), which have none")

@@ -34,7 +34,8 @@ struct ResolutionInfo {
 /// A loaded denoiser that can make a sampler closure for one batch of prompts.
 protocol DenoisingModel {
     /// z: [B, C_in, T, H, W] for B prompts with text `text` -> the samplers' CFG closure.
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser
+    /// `cache`: the sampling run's step cache, which decides what each call computes (nil: all).
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser
 }
 
 struct STDiT3Model: DenoisingModel {
@@ -47,13 +48,13 @@ struct STDiT3Model: DenoisingModel {
         try checkDenoiserSizes(model.config, path: path, name: "STDiT3", config: config)
     }
 
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {
         let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
         let model = self.model
         return { x, t, frameMask in
             try model(STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
                                   frameMask: frameMaskRows(frameMask, frames: x.shape[2]), fps: [info.fps],
-                                  height: info.height, width: info.width))
+                                  height: info.height, width: info.width), cache: cache)
         }
     }
 }

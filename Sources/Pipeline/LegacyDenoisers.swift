@@ -57,12 +57,12 @@ struct STDiTV1Model: DenoisingModel {
         try checkPositionScale(store, table: "pos_embed_temporal", scale: config.denoiser.timeScale, key: "time_scale", path: path)
     }
 
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {
         let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
         let model = self.model
         return { x, t, frameMask in
             try model(STDiTV1Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
-                                   frameMask: frameMaskRows(frameMask, frames: x.shape[2])))
+                                   frameMask: frameMaskRows(frameMask, frames: x.shape[2])), cache: cache)
         }
     }
 }
@@ -82,13 +82,13 @@ struct STDiT2Model: DenoisingModel {
         try checkDenoiserSizes(model.config, path: path, name: "STDiT2 (v1.1)", config: config)
     }
 
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo) throws -> Denoiser {
+    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {
         let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
         let model = self.model
         return { x, t, frameMask in
             try model(STDiT2Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
                                   frameMask: frameMaskRows(frameMask, frames: x.shape[2]), numFrames: [info.frames],
-                                  height: [info.height], width: [info.width], aspectRatio: [info.aspectRatio], fps: [info.fps]))
+                                  height: [info.height], width: [info.width], aspectRatio: [info.aspectRatio], fps: [info.fps]), cache: cache)
         }
     }
 }

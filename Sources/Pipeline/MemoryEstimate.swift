@@ -8,6 +8,8 @@ import Foundation
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
     public let denoiseBytes: Double
     public let decodeBytes: Double
+    /// The step cache's kept tensors at most (part of `denoiseBytes`; 0 without a cache).
+    public let cacheBytes: Double
     public var peakBytes: Double { max(denoiseBytes, decodeBytes) }
 
     public init(config c: GenerationConfig, denoiserWeightBytes: Double, vaeWeightBytes: Double) {
@@ -18,7 +20,19 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
         // Per token: the residual stream, q/k/v, attention output, the 4x MLP hidden and norms.
         let activations = rows * tokens * Double(c.denoiser.hiddenSize) * 4 * 14
         let weights = c.dtype == .fp32 ? denoiserWeightBytes : denoiserWeightBytes / 2
-        denoiseBytes = weights + activations
+        // Step cache: tensors the size of the hidden states. TeaCache keeps 2; PAB one per
+        // attention, cross-attention and listed MLP (STDiT3 has a spatial and a temporal stack).
+        let hidden = rows * tokens * Double(c.denoiser.hiddenSize) * 4
+        let stacks = c.denoiser.type == .stdit3 ? 2 : 1
+        let depth = c.denoiser.depth
+        switch c.cache.method {
+        case .none: cacheBytes = 0
+        case .teacache: cacheBytes = 2 * hidden
+        case .pab:
+            let mlps = Set(c.cache.pab.mlpBlocks.filter { (0..<depth).contains($0) }).count
+            cacheBytes = Double(2 * stacks * depth + (stacks == 1 ? depth : 0) + stacks * mlps) * hidden
+        }
+        denoiseBytes = weights + activations + cacheBytes
 
         // Decode: the output video plus a micro-batch of full-resolution feature maps.
         let pixels = Double(c.decodedSize[0] * c.decodedSize[1])

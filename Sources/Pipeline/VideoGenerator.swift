@@ -12,6 +12,7 @@
 import Foundation
 import TensorCore
 import Samplers
+import STDiT
 import VAE
 import VideoIO
 
@@ -36,6 +37,8 @@ public final class VideoGenerator {
     public let config: GenerationConfig
     /// Stage reports of the last `generate` call.
     public internal(set) var reports: [StageReport] = []
+    /// What the step cache did in the last `generate` call, over all batches and samples (nil: no cache).
+    public private(set) var cacheStatistics: StepCacheStatistics?
     /// Write outputs (set false to only return frames).
     public var writeOutputs = true
     /// Checked between sampling steps; return true to stop (throws CancellationError).
@@ -65,6 +68,7 @@ public final class VideoGenerator {
     public func generate(prompts: [String], events: (GenerationEvent) -> Void = { _ in }) throws -> [GeneratedVideo] {
         guard !prompts.isEmpty else { throw PipelineError("no prompt given (use --prompt or --prompt-path)") }
         reports = []
+        cacheStatistics = nil
         let wanted = selection ?? Set(0..<(prompts.count * max(1, config.numSample)))
         // Batches holding a wanted video, whole; the wanted ones among them are written.
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
@@ -123,7 +127,9 @@ public final class VideoGenerator {
                 var textRow = 0
                 for (bi, batch) in batches.enumerated() {
                     let t0 = ResourceUsage.now()
-                    let denoiser = try model.denoiser(text: text.rows(textRow..<(textRow + batch.count)), info: info)
+                    // One step cache per sampling run: nothing carries over between batches.
+                    let cache = config.cache.stepCache(steps: sampler.stepCount, dtype: config.dtype)
+                    let denoiser = try model.denoiser(text: text.rows(textRow..<(textRow + batch.count)), info: info, cache: cache)
                     textRow += batch.count
                     let slots = batch.map { promptSlot[$0.promptIndex]! }
                     let noise = noiseSource ?? RowwiseNoise(batch.map { generators[$0.index]! })
@@ -139,6 +145,11 @@ public final class VideoGenerator {
                     }
                     let out = try run.finish()                       // [b, C, T', h, w]
                     let elapsed = ResourceUsage.now() - t0
+                    if let cache {
+                        var total = cacheStatistics ?? StepCacheStatistics()
+                        total.merge(cache.statistics)
+                        cacheStatistics = total
+                    }
                     for (j, job) in batch.enumerated() {
                         denoised[job.index] = out[j]
                         seconds[job.index, default: [:]]["denoise"] = elapsed

@@ -108,12 +108,25 @@ struct CrossAttention {
     }
 
     /// x += proj(attention(q(x), k(context), v(context))). x: [B, N, C], context: [B, L, C].
-    func add(to x: inout Tensor, context: Tensor, mask: AttentionMask?) {
+    /// `keep` (the step cache's) receives what was added, measured as the change of x so that
+    /// the computed step itself stays bit for bit the exact one.
+    func add(to x: inout Tensor, context: Tensor, mask: AttentionMask?, keep: ((Tensor) -> Void)? = nil) {
         let queries = q(x)
         let keysValues = kv(context)                                  // [B, L, 2C]: k then v
         let keys = narrow(keysValues, axis: 2, 0..<hidden), values = narrow(keysValues, axis: 2, hidden..<(2 * hidden))
         let o = attention(q: queries, k: keys, v: values, heads: heads,
                           scale: Float(1 / Double(hidden / heads).squareRoot()), mask: mask)
+        let before = keep == nil ? nil : x
         proj.accumulate(o, into: &x)
+        if let keep, let before { keep(x - before) }
+    }
+
+    /// The block's cross-attention step on x: [B * T * S, C], or the step cache's replay of it.
+    func add(to x: inout Tensor, _ ctx: BlockContext, site: CacheSite) {
+        if ctx.replay(site, into: &x) { return }
+        let g = ctx.grid, c = x.shape.last!
+        x = x.reshaped([g.batch, g.frames * g.spatial, c])
+        add(to: &x, context: ctx.caption, mask: ctx.captionMask, keep: ctx.keeper(site))
+        x = x.reshaped([g.tokens, c])
     }
 }

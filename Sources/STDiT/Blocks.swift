@@ -19,6 +19,13 @@ struct BlockContext {
     /// v1.1 only: t_block_temp(t) [B, 3C] for the temporal branch, and at t = 0.
     var temporalTimestep: Tensor? = nil
     var zeroTemporalTimestep: Tensor? = nil
+    /// The step cache of this sampling run (nil: compute everything).
+    var cache: StepCache? = nil
+
+    /// Adds the output the step cache kept for `site` when this step reuses it; false = compute it.
+    func replay(_ site: CacheSite, into x: inout Tensor) -> Bool { cache?.replay(site, into: &x) ?? false }
+    /// Where a computed output of `site` must be kept for later steps (nil: nowhere).
+    func keeper(_ site: CacheSite) -> ((Tensor) -> Void)? { cache?.keeper(site) }
 }
 
 /// STDiT3Block: modulated self-attention (spatial or temporal), cross-attention to the caption,
@@ -29,31 +36,38 @@ struct STDiT3Block {
     let crossAttn: CrossAttention
     let mlp: MLP
     let axis: AttentionAxis
+    /// Depth index, for the step cache.
+    let index: Int
 
-    init(_ p: ParameterScope, config c: STDiT3Config, axis: AttentionAxis) throws {
+    init(_ p: ParameterScope, config c: STDiT3Config, axis: AttentionAxis, index: Int) throws {
         scaleShiftTable = try p("scale_shift_table", [6, c.hiddenSize])
         attn = try SelfAttention(p.scope("attn"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: c.qkNorm,
                                  order: c.qkNormLegacy ? .ropeThenNorm : .normThenRope)
         crossAttn = try CrossAttention(p.scope("cross_attn"), hidden: c.hiddenSize, heads: c.numHeads)
         mlp = try MLP(p.scope("mlp"), in: c.hiddenSize, hidden: c.mlpHidden, out: c.hiddenSize)
         self.axis = axis
+        self.index = index
     }
 
     /// x: [B * T * S, C], updated in place.
     func callAsFunction(_ x: inout Tensor, _ ctx: BlockContext) {
-        let g = ctx.grid, c = x.shape.last!
+        let g = ctx.grid
         let mod = FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: ctx.zeroTimestep,
                                   frameMask: ctx.frameMask, frames: g.frames)
-        let h = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial)
-        let a = attn(h, grid: g, axis: axis, rope: axis == .temporal ? ctx.rope : nil)
-        addGated(&x, a, mod, gate: 2, grid: g, axis: axis)
+        let stack = axis == .spatial ? 0 : 1
+        let attnSite = CacheSite.attention(axis, stack: stack, block: index)
+        if !ctx.replay(attnSite, into: &x) {
+            let h = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial)
+            let a = attn(h, grid: g, axis: axis, rope: axis == .temporal ? ctx.rope : nil)
+            addGated(&x, a, mod, gate: 2, grid: g, axis: axis, keep: ctx.keeper(attnSite))
+        }
+        crossAttn.add(to: &x, ctx, site: CacheSite(stack: stack, block: index, branch: .crossAttention))
 
-        x = x.reshaped([g.batch, g.frames * g.spatial, c])
-        crossAttn.add(to: &x, context: ctx.caption, mask: ctx.captionMask)
-        x = x.reshaped([g.tokens, c])
-
-        let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
-        addGated(&x, m, mod, gate: 5, grid: g)
+        let mlpSite = CacheSite(stack: stack, block: index, branch: .mlp)
+        if !ctx.replay(mlpSite, into: &x) {
+            let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
+            addGated(&x, m, mod, gate: 5, grid: g, keep: ctx.keeper(mlpSite))
+        }
     }
 }
 

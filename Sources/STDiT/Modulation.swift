@@ -130,15 +130,25 @@ func modulatedLayerNorm(_ x: Tensor, _ mod: FrameModulation, shift: Int, scale: 
 }
 
 /// x += gate * y, the gate of each row's frame; y is in `axis`'s attention layout. x, y: [R, C]
-func addGated(_ x: inout Tensor, _ y: Tensor, _ mod: FrameModulation, gate: Int, grid: TokenGrid, axis: AttentionAxis = .spatial) {
+/// `keep` (the step cache's) receives gate * y in token order.
+func addGated(_ x: inout Tensor, _ y: Tensor, _ mod: FrameModulation, gate: Int, grid: TokenGrid, axis: AttentionAxis = .spatial,
+              keep: ((Tensor) -> Void)? = nil) {
     let c = mod.channels
     precondition(x.count == grid.tokens * c && y.count == x.count, "addGated: \(x.shape) vs \(y.shape) for \(grid)")
+    var kept = keep == nil ? nil : Tensor(uninitialized: x.shape)
     let xp = SendablePointer(x.mutablePointer), yp = SendablePointer(y.pointer)
+    let kp = kept == nil ? nil : SendablePointer(kept!.mutablePointer)
     parallelFor(grid.tokens, minPerThread: max(1, 8192 / c)) { r in
         for row in r {
             let g = mod.chunk(gate, frame: row / grid.spatial)
             let src = UnsafePointer(yp.p + axis.attentionRow(row, grid) * c), dst = xp.p + row * c
-            for j in 0..<c { dst[j] += g[j] * src[j] }
+            if let kp {
+                let k = kp.p + row * c
+                for j in 0..<c { let v = g[j] * src[j]; k[j] = v; dst[j] += v }
+            } else {
+                for j in 0..<c { dst[j] += g[j] * src[j] }
+            }
         }
     }
+    if let keep, let kept { keep(kept) }
 }

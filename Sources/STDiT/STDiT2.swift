@@ -37,8 +37,11 @@ struct STDiT2Block {
     let attn: SelfAttention, attnTemp: SelfAttention
     let crossAttn: CrossAttention
     let mlp: MLP
+    /// Depth index, for the step cache.
+    let index: Int
 
-    init(_ p: ParameterScope, config c: STDiTConfig) throws {
+    init(_ p: ParameterScope, config c: STDiTConfig, index: Int) throws {
+        self.index = index
         let order: QKNormOrder = c.qkNormLegacy ? .ropeThenNorm : .normThenRope
         scaleShiftTable = try p("scale_shift_table", [6, c.hiddenSize])
         temporalScaleShiftTable = try p("scale_shift_table_temporal", [3, c.hiddenSize])
@@ -50,22 +53,28 @@ struct STDiT2Block {
 
     /// x: [B * T * S, C], updated in place.
     func callAsFunction(_ x: inout Tensor, _ ctx: BlockContext) {
-        let g = ctx.grid, c = x.shape.last!
+        let g = ctx.grid
         let mod = FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: ctx.zeroTimestep,
                                   frameMask: ctx.frameMask, frames: g.frames)
         let tmod = FrameModulation(table: temporalScaleShiftTable, conditioning: ctx.temporalTimestep!,
                                    zeroConditioning: ctx.zeroTemporalTimestep, frameMask: ctx.frameMask, frames: g.frames)
-        let s = attn(modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
-        addGated(&x, s, mod, gate: 2, grid: g)
-        let t = attnTemp(modulatedLayerNorm(x, tmod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .temporal, rope: ctx.rope)
-        addGated(&x, t, tmod, gate: 2, grid: g, axis: .temporal)
+        let spatialSite = CacheSite(stack: 0, block: index, branch: .spatialAttention)
+        if !ctx.replay(spatialSite, into: &x) {
+            let s = attn(modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
+            addGated(&x, s, mod, gate: 2, grid: g, keep: ctx.keeper(spatialSite))
+        }
+        let temporalSite = CacheSite(stack: 0, block: index, branch: .temporalAttention)
+        if !ctx.replay(temporalSite, into: &x) {
+            let t = attnTemp(modulatedLayerNorm(x, tmod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .temporal, rope: ctx.rope)
+            addGated(&x, t, tmod, gate: 2, grid: g, axis: .temporal, keep: ctx.keeper(temporalSite))
+        }
+        crossAttn.add(to: &x, ctx, site: CacheSite(stack: 0, block: index, branch: .crossAttention))
 
-        x = x.reshaped([g.batch, g.frames * g.spatial, c])
-        crossAttn.add(to: &x, context: ctx.caption, mask: ctx.captionMask)
-        x = x.reshaped([g.tokens, c])
-
-        let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
-        addGated(&x, m, mod, gate: 5, grid: g)
+        let mlpSite = CacheSite(stack: 0, block: index, branch: .mlp)
+        if !ctx.replay(mlpSite, into: &x) {
+            let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
+            addGated(&x, m, mod, gate: 5, grid: g, keep: ctx.keeper(mlpSite))
+        }
     }
 }
 
@@ -96,17 +105,22 @@ public struct STDiT2: Sendable {
         arEmbedder = try TimestepEmbedder(p.scope("ar_embedder"), hidden: C / 3)
         flEmbedder = try TimestepEmbedder(p.scope("fl_embedder"), hidden: C)
         fpsEmbedder = try TimestepEmbedder(p.scope("fps_embedder"), hidden: C)
-        blocks = try (0..<c.depth).map { try STDiT2Block(p.scope("blocks.\($0)"), config: c) }
+        blocks = try (0..<c.depth).map { try STDiT2Block(p.scope("blocks.\($0)"), config: c, index: $0) }
     }
 
     /// The learned null caption for classifier-free guidance. [L, caption_channels]
     public var nullCaption: WeightTensor { trunk.yEmbedder.nullCaption }
 
-    /// -> [B, C_out, T, H, W]
-    public func callAsFunction(_ input: STDiT2Input) throws -> Tensor {
+    /// -> [B, C_out, T, H, W]. `cache`: the sampling run's step cache (nil: compute everything).
+    public func callAsFunction(_ input: STDiT2Input, cache: StepCache? = nil) throws -> Tensor {
         let prepared = try prepare(input)
         var x = prepared.tokens
-        for block in blocks { block(&x, prepared.context) }
+        var context = prepared.context
+        context.cache = cache
+        cache?.beginForward(timestep: input.timesteps[0], tokenShape: x.shape)
+        runBlocks(&x, context, firstTable: blocks.first?.scaleShiftTable) { x in
+            for block in blocks { block(&x, context) }
+        }
         // As in the reference: the final layer takes t without the size conditioning, but the
         // t = 0 vector with it.
         return trunk.output(x, t: prepared.t, t0: prepared.t0, geometry: prepared.geometry)

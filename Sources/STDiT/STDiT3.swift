@@ -54,8 +54,8 @@ public struct STDiT3: Sendable {
                              captionChannels: c.captionChannels, captionTokens: c.modelMaxLength)
         fpsEmbedder = try TimestepEmbedder(p.scope("fps_embedder"), hidden: C)
         tBlock = try Linear(p.scope("t_block.1"), in: C, out: 6 * C)
-        spatialBlocks = try (0..<c.depth).map { try STDiT3Block(p.scope("spatial_blocks.\($0)"), config: c, axis: .spatial) }
-        temporalBlocks = try (0..<c.depth).map { try STDiT3Block(p.scope("temporal_blocks.\($0)"), config: c, axis: .temporal) }
+        spatialBlocks = try (0..<c.depth).map { try STDiT3Block(p.scope("spatial_blocks.\($0)"), config: c, axis: .spatial, index: $0) }
+        temporalBlocks = try (0..<c.depth).map { try STDiT3Block(p.scope("temporal_blocks.\($0)"), config: c, axis: .temporal, index: $0) }
     }
 
     /// The learned null caption (`y_embedder.y_embedding`) for classifier-free guidance. [L, caption_channels]
@@ -80,12 +80,18 @@ public struct STDiT3: Sendable {
     }
 
     /// The denoiser output (predicted velocity / noise, then sigma channels). -> [B, C_out, T, H, W]
-    public func callAsFunction(_ input: STDiT3Input) throws -> Tensor {
+    /// `cache`: the sampling run's step cache, which decides what this call computes (nil: everything).
+    public func callAsFunction(_ input: STDiT3Input, cache: StepCache? = nil) throws -> Tensor {
         let prepared = try prepare(input)
         var x = prepared.tokens
-        for i in 0..<config.depth {
-            spatialBlocks[i](&x, prepared.context)
-            temporalBlocks[i](&x, prepared.context)
+        var context = prepared.context
+        context.cache = cache
+        cache?.beginForward(timestep: input.timesteps[0], tokenShape: x.shape)
+        runBlocks(&x, context, firstTable: spatialBlocks.first?.scaleShiftTable) { x in
+            for i in 0..<config.depth {
+                spatialBlocks[i](&x, context)
+                temporalBlocks[i](&x, context)
+            }
         }
         return trunk.output(x, t: prepared.t, t0: prepared.t0, geometry: prepared.geometry)
     }

@@ -30,8 +30,11 @@ struct STDiTV1Block {
     let attn: SelfAttention, attnTemp: SelfAttention
     let crossAttn: CrossAttention
     let mlp: MLP
+    /// Depth index, for the step cache.
+    let index: Int
 
-    init(_ p: ParameterScope, config c: STDiTConfig) throws {
+    init(_ p: ParameterScope, config c: STDiTConfig, index: Int) throws {
+        self.index = index
         scaleShiftTable = try p("scale_shift_table", [6, c.hiddenSize])
         attn = try SelfAttention(p.scope("attn"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: false)
         attnTemp = try SelfAttention(p.scope("attn_temp"), hidden: c.hiddenSize, heads: c.numHeads, qkNorm: false)
@@ -42,25 +45,31 @@ struct STDiTV1Block {
     /// x: [B * T * S, C], updated in place. temporalPositions: [T, C], added to the temporal
     /// attention's input (block 0 only).
     func callAsFunction(_ x: inout Tensor, _ ctx: BlockContext, temporalPositions: Tensor?) {
-        let g = ctx.grid, c = x.shape.last!
+        let g = ctx.grid
         let mod = FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: ctx.zeroTimestep,
                                   frameMask: ctx.frameMask, frames: g.frames)
-        let s = attn(modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
-        addGated(&x, s, mod, gate: 2, grid: g)
+        let spatialSite = CacheSite(stack: 0, block: index, branch: .spatialAttention)
+        if !ctx.replay(spatialSite, into: &x) {
+            let s = attn(modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
+            addGated(&x, s, mod, gate: 2, grid: g, keep: ctx.keeper(spatialSite))
+        }
 
         // Temporal branch: the reference gates it with gate_msa of t on every frame, x_mask or not.
-        let temporalInput = temporalPositions.map { addPerFrame(x, $0, grid: g) } ?? x
-        let t = attnTemp(temporalInput, grid: g, axis: .temporal, rope: nil)
-        let plain = ctx.frameMask == nil ? mod
-            : FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: nil, frameMask: nil, frames: g.frames)
-        addGated(&x, t, plain, gate: 2, grid: g, axis: .temporal)
+        let temporalSite = CacheSite(stack: 0, block: index, branch: .temporalAttention)
+        if !ctx.replay(temporalSite, into: &x) {
+            let temporalInput = temporalPositions.map { addPerFrame(x, $0, grid: g) } ?? x
+            let t = attnTemp(temporalInput, grid: g, axis: .temporal, rope: nil)
+            let plain = ctx.frameMask == nil ? mod
+                : FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: nil, frameMask: nil, frames: g.frames)
+            addGated(&x, t, plain, gate: 2, grid: g, axis: .temporal, keep: ctx.keeper(temporalSite))
+        }
+        crossAttn.add(to: &x, ctx, site: CacheSite(stack: 0, block: index, branch: .crossAttention))
 
-        x = x.reshaped([g.batch, g.frames * g.spatial, c])
-        crossAttn.add(to: &x, context: ctx.caption, mask: ctx.captionMask)
-        x = x.reshaped([g.tokens, c])
-
-        let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
-        addGated(&x, m, mod, gate: 5, grid: g)
+        let mlpSite = CacheSite(stack: 0, block: index, branch: .mlp)
+        if !ctx.replay(mlpSite, into: &x) {
+            let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
+            addGated(&x, m, mod, gate: 5, grid: g, keep: ctx.keeper(mlpSite))
+        }
     }
 }
 
@@ -104,7 +113,7 @@ public struct STDiTV1: Sendable {
         trunk = try DiTTrunk(p, inChannels: c.inChannels, outChannels: c.outChannels, patchSize: c.patchSize, hidden: C,
                              captionChannels: c.captionChannels, captionTokens: c.modelMaxLength)
         tBlock = try Linear(p.scope("t_block.1"), in: C, out: 6 * C)
-        blocks = try (0..<c.depth).map { try STDiTV1Block(p.scope("blocks.\($0)"), config: c) }
+        blocks = try (0..<c.depth).map { try STDiTV1Block(p.scope("blocks.\($0)"), config: c, index: $0) }
     }
 
     /// The learned null caption for classifier-free guidance. [L, caption_channels]
@@ -117,8 +126,10 @@ public struct STDiTV1: Sendable {
         case block(Int)         // [B, T * S, C]: the output of blocks[i]
     }
 
-    /// -> [B, C_out, T, H, W]. `observe` sees each Stage as it is computed.
-    public func callAsFunction(_ input: STDiTV1Input, observe: ((Stage, Tensor) -> Void)? = nil) throws -> Tensor {
+    /// -> [B, C_out, T, H, W]. `cache`: the sampling run's step cache (nil: compute everything);
+    /// `observe` sees each Stage as it is computed.
+    public func callAsFunction(_ input: STDiTV1Input, cache: StepCache? = nil,
+                               observe: ((Stage, Tensor) -> Void)? = nil) throws -> Tensor {
         let g = try trunk.geometry(latent: input.latent, timesteps: input.timesteps, caption: input.caption,
                                    captionMask: input.captionMask, frameMask: input.frameMask)
         guard g.grid.frames == temporalPositions.shape[0], g.grid.spatial == spatialPositions.shape[0] else {
@@ -126,15 +137,19 @@ public struct STDiTV1: Sendable {
         }
         let cond = timestepConditioning(trunk, timesteps: input.timesteps, extra: nil, masked: g.frameMask != nil, block: tBlock)
         let (caption, captionMask) = trunk.embedCaption(input.caption, mask: input.captionMask)
-        let context = BlockContext(grid: g.grid, timestep: cond.tMlp, zeroTimestep: cond.t0Mlp, frameMask: g.frameMask,
+        var context = BlockContext(grid: g.grid, timestep: cond.tMlp, zeroTimestep: cond.t0Mlp, frameMask: g.frameMask,
                                    caption: caption, captionMask: captionMask, rope: nil)
+        context.cache = cache
         var x = trunk.embedTokens(input.latent, grid: g.grid, positions: spatialPositions)   // [B * T * S, C]
         let tokens = [g.grid.batch, g.grid.frames * g.grid.spatial, x.shape.last!]
         observe?(.timestepMLP, cond.tMlp)
         observe?(.embeddedTokens, x.reshaped(tokens))
-        for (i, block) in blocks.enumerated() {
-            block(&x, context, temporalPositions: i == 0 ? temporalPositions : nil)
-            observe?(.block(i), x.reshaped(tokens))
+        cache?.beginForward(timestep: input.timesteps[0], tokenShape: x.shape)
+        runBlocks(&x, context, firstTable: blocks.first?.scaleShiftTable) { x in
+            for (i, block) in blocks.enumerated() {
+                block(&x, context, temporalPositions: i == 0 ? temporalPositions : nil)
+                observe?(.block(i), x.reshaped(tokens))
+            }
         }
         return trunk.output(x, t: cond.t, t0: cond.t0, geometry: g)
     }

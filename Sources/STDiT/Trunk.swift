@@ -150,3 +150,18 @@ func timestepConditioning(_ trunk: DiTTrunk, timesteps: [Float], extra: Tensor?,
     let t0 = embed([Float](repeating: 0, count: timesteps.count))
     return (t, t0, block(silu(t)), block(silu(t0)))
 }
+
+/// The block stack of one forward, through the step cache when there is one: `run` on x, or
+/// (TeaCache, on a step it skips) the last computed stack's residual added to x.
+/// firstTable: the first block's scale_shift_table [6, C], whose modulated input TeaCache measures. x: [R, C]
+func runBlocks(_ x: inout Tensor, _ ctx: BlockContext, firstTable: WeightTensor?, _ run: (inout Tensor) -> Void) {
+    guard let cache = ctx.cache, let firstTable else { return run(&x) }
+    let input = x
+    cache.blockStack(&x, probe: {
+        // As the reference measures it: norm1 of the first block modulated by t's shift_msa and
+        // scale_msa on every frame (conditioning frames included).
+        let mod = FrameModulation(table: firstTable, conditioning: ctx.timestep, zeroConditioning: nil, frameMask: nil,
+                                  frames: ctx.grid.frames)
+        return modulatedLayerNorm(input, mod, shift: 0, scale: 1, tokensPerFrame: ctx.grid.spatial)
+    }, run: run)
+}

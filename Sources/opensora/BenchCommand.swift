@@ -28,9 +28,14 @@ struct BenchCommand: ParsableCommand {
     var batch: Int { batchOption ?? 2 }
     @Option(parsing: .unconditional, help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
     var captionTokens: Int?
-    @Option(name: .customLong("steps"), parsing: .unconditional, help: "pipeline-*: sampling steps (default 1).")
+    @Option(name: .customLong("steps"), parsing: .unconditional, help: "pipeline-*: sampling steps (default 1); stdit3-xl2: steps of a denoise-only sampling run (rectified flow, guidance batch) instead of one forward.")
     var stepsOption: Int?
     var steps: Int { stepsOption ?? 1 }
+    @Option(name: .customLong("cache"), help: "pipeline-*, stdit3-xl2 with --steps: step caching, none, teacache[:THRESHOLD] or pab (default none; docs/caching.md).")
+    var cacheOption: String?
+    var cache: String { cacheOption ?? "none" }
+    @Option(help: "stdit3-xl2 with --steps: take the timesteps of this latent's video size (TxHxW) instead of --latent's.")
+    var scheduleLatent: String?
     @Option(name: .customLong("conv"), help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4; default auto).")
     var convOption: String?
     var conv: String { convOption ?? "auto" }
@@ -54,7 +59,11 @@ struct BenchCommand: ParsableCommand {
             }
             try InputLimits.require("--sgemm-window", sgemmWindow, in: 0...3600)
             if let pipeline = PipelineBench(rawValue: component) {
-                return try pipeline.run(latentSpec: latent, steps: steps)
+                return try pipeline.run(latentSpec: latent, steps: steps, cache: cache)
+            }
+            if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
+                guard repeat_ == nil else { throw CLIError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
+                return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
             }
             if let denoiser = BenchDenoiser(rawValue: component) {
                 guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }

@@ -11,7 +11,9 @@ extension BenchCommand {
                           "hunyuan-vae-decode", "dc-ae-decode"]),
             ("--batch", denoisers + ["dit-xl2"]),
             ("--caption-tokens", denoisers),
-            ("--steps", pipelines),
+            ("--steps", pipelines + ["stdit3-xl2"]),
+            ("--cache", pipelines + ["stdit3-xl2"]),
+            ("--schedule-latent", ["stdit3-xl2"]),
             ("--conv", ["vae-v1.2-decode"]),
             ("--dtype", ["t5-xxl", "dit-xl2"]),
             ("--repeat", ["sgemm", "conv", "attention", "dit-xl2"] + denoisers),
@@ -27,6 +29,7 @@ extension BenchCommand {
             "--shape": shapeOption != nil, "--latent": latentOption != nil, "--batch": batchOption != nil,
             "--caption-tokens": captionTokens != nil, "--steps": stepsOption != nil, "--conv": convOption != nil,
             "--dtype": dtypeOption != nil, "--repeat": repeat_ != nil, "--sgemm-window": sgemmWindowOption != nil,
+            "--cache": cacheOption != nil, "--schedule-latent": scheduleLatent != nil,
         ]
         for (flag, components) in Self.optionComponents where given[flag] == true && !components.contains(component) {
             throw CLIError("\(flag) does not apply to --component \(component) (it applies to \(components.joined(separator: ", ")))")

@@ -43,7 +43,7 @@ enum PipelineBench: String, CaseIterable {
         }
     }
 
-    func run(latentSpec: String, steps: Int) throws {
+    func run(latentSpec: String, steps: Int, cache: String) throws {
         let dims = try parseLatentSize(latentSpec)
         guard steps >= 1 else { throw CLIError("--steps must be at least 1, got \(steps)") }
         guard frames(latentFrames: dims[0]) > 0 else {
@@ -68,6 +68,7 @@ enum PipelineBench: String, CaseIterable {
         o.imageSize = [dims[1] * 8, dims[2] * 8]
         o.numFrames = String(frames(latentFrames: dims[0]))
         o.numSamplingSteps = steps
+        o.cache = cache
         o.outputPath = "\(dir)/out.mp4"
         try config.apply(overrides: o)
 
@@ -86,6 +87,7 @@ enum PipelineBench: String, CaseIterable {
         let total = ResourceUsage.now() - t0
         let stages = generator.reports.map { #"{"stage":"\#($0.name)","seconds":\#($0.seconds),"peak_rss_bytes":\#($0.peakRSSBytes)}"# }
         let peak = generator.reports.map(\.peakRSSBytes).max() ?? 0
-        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"stages":[\#(stages.joined(separator: ","))],\#(runtimeJSONFields)}"#)
+        let cacheJSON = cacheStatisticsJSON(generator.cacheStatistics, method: config.cache.method.rawValue)
+        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"cache":\#(cacheJSON),"stages":[\#(stages.joined(separator: ","))],\#(runtimeJSONFields)}"#)
     }
 }

@@ -62,6 +62,8 @@ struct GenerateCommand: ParsableCommand {
     var numSample: Int?
     @Option(name: .long, help: "Weight precision for STDiT and the VAE: fp32, bf16, fp16.")
     var dtype: String?
+    @Option(name: .long, help: "Step caching: none (exact, default), teacache[:THRESHOLD] (default 0.1) or pab (docs/caching.md).")
+    var cache: String?
 
     @Option(name: .long, help: "Reference image (PNG or JPEG) for image-to-video: it becomes the first frame.")
     var image: String?
@@ -131,6 +133,9 @@ struct GenerateCommand: ParsableCommand {
                     let line = name + String(format: " %9.2f %7.2f GiB\n", r.seconds, Double(r.peakRSSBytes) / 1_073_741_824)
                     FileHandle.standardError.write(Data(line.utf8))
                 }
+                if let s = generator.cacheStatistics {
+                    FileHandle.standardError.write(Data((cacheSummary(s, method: cfg.cache.method.rawValue) + "\n").utf8))
+                }
             }
         }
     }
@@ -197,6 +202,7 @@ struct GenerateCommand: ParsableCommand {
         o.batchSize = batchSize
         o.numSample = numSample
         o.dtype = dtype
+        o.cache = cache
         if let image {
             // One path, never Open-Sora's ';' list: checked whole, before any model loads.
             if let why = FileChecks.notRegularFile(image) { throw CLIError("--image \(image): \(why)") }
