@@ -23,8 +23,10 @@ enum DiTModelCheck {
         }
         let io = try c.io()
 
-        // The fixed sin-cos table the checkpoint carries, recomputed (column half first, [sin, cos]).
-        try check("pos_embed", model.config.positionTable())
+        // The fixed sin-cos table the checkpoint carries, recomputed (column half first, [sin, cos]):
+        // [N, C] here, a [1, N, C] Parameter in the reference.
+        let table = model.config.positionTable()
+        try check("pos_embed", table.reshaped([1] + table.shape))
 
         var seen: [String: Tensor] = [:]
         let out = try model(try c.tensor("x"), timesteps: try io.integers("t").map(Float.init), labels: try io.integers("y")) { seen[$0] = $1 }
@@ -33,7 +35,10 @@ enum DiTModelCheck {
                 results.append(OutputCheck(name: "\(name) (not produced)", mismatches: 1, total: 1))
                 continue
             }
-            try check(name, got)
+            // Token tensors are [B * N, C] in the engine, [B, N, C] in the reference.
+            let batch = try c.tensor("x").shape[0]
+            let isTokens = got.rank == 2 && got.shape[0] != batch && got.shape[0] % batch == 0
+            try check(name, isTokens ? got.reshaped([batch, got.shape[0] / batch, got.shape[1]]) : got)
         }
         try check("out", out)
 
@@ -94,6 +99,8 @@ enum DiTSampleCheck {
         let modelTolerance = try DiTCaseModel.modelCase(c).tolerance(for: "out_cfg")
         let n = labels.count
         func firstHalf(_ t: Tensor) -> Tensor { narrow(t, axis: 0, 0..<n) }
+        // The samplers run on video latents [B, C, 1, S, S]; the reference's tensors are images [B, C, S, S].
+        func image(_ t: Tensor) -> Tensor { t.rank == 5 && t.shape[2] == 1 ? t.reshaped([t.shape[0], t.shape[1], t.shape[3], t.shape[4]]) : t }
         let model = options.replay ? nil : try DiTCaseModel.load(c, options)
         var calls = 0
         let denoiser: Denoiser = { x, t, _ in
@@ -110,9 +117,9 @@ enum DiTSampleCheck {
             let out: Tensor
             if let model {
                 out = try ImageGenerator.denoiser(model, labels: labels)(x, t, nil)
-                results.append(OutputCheck(name: "\(step).model_out", got: out, expected: try c.tensor("\(step).model_out"), tolerance: modelTolerance))
+                results.append(OutputCheck(name: "\(step).model_out", got: image(out), expected: try c.tensor("\(step).model_out"), tolerance: modelTolerance))
                 let guidedOut = guidedModelOutput(out, scale: scale, channels: DiTConfig.guidedChannels)
-                results.append(OutputCheck(name: "\(step).cfg_out", got: guidedOut, expected: try c.tensor("\(step).cfg_out"), tolerance: modelTolerance))
+                results.append(OutputCheck(name: "\(step).cfg_out", got: image(guidedOut), expected: try c.tensor("\(step).cfg_out"), tolerance: modelTolerance))
             } else {
                 out = try c.tensor("\(step).model_out").reshaped([b, 2 * ch, 1, s, s])
             }
@@ -124,10 +131,10 @@ enum DiTSampleCheck {
                                     model: denoiser, noise: noise)
         for step in run {
             let name = "step\(step.index).sample[:n]"
-            results.append(OutputCheck(name: name, got: step.latent, expected: firstHalf(try c.tensor("step\(step.index).sample")), tolerance: tolerance))
+            results.append(OutputCheck(name: name, got: image(step.latent), expected: firstHalf(try c.tensor("step\(step.index).sample")), tolerance: tolerance))
         }
         let samples = try run.finish()
-        results.append(OutputCheck(name: "samples", got: samples, expected: try c.tensor("samples"), tolerance: tolerance))
+        results.append(OutputCheck(name: "samples", got: image(samples), expected: try c.tensor("samples"), tolerance: tolerance))
         var recorded = 0
         while SamplerCaseFields.has(c, "step\(recorded).model_out") { recorded += 1 }
         results.append(OutputCheck(name: "model calls (\(calls) of \(recorded))", mismatches: abs(recorded - calls), total: recorded))
