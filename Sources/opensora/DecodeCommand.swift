@@ -37,6 +37,7 @@ struct DecodeCommand: ParsableCommand {
             }
             guard !latents.isEmpty else { throw CLIError("no latent file given") }
             if output != nil && latents.count > 1 { throw CLIError("--output names one file; \(latents.count) latent files were given (leave -o out to name each after its latent)") }
+            if let output { try FileChecks.checkOutput(output, inputs: latents, overwrite: true, what: "--output") }   // existing files: planOutputs
             // Read and check every file before decoding any.
             var jobs: [(config: GenerationConfig, latent: Tensor, output: String)] = []
             for path in latents {

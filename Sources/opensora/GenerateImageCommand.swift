@@ -72,8 +72,8 @@ struct GenerateImageCommand: ParsableCommand {
             let cfg = try resolvedConfig()
             let stem = output.lowercased().hasSuffix(".png") ? String(output.dropLast(4)) : output
             let outputs = format == "grid" ? [output] : PNGWriter.framePaths(base: stem, count: cfg.classLabels.count)
-            if !overwrite, let taken = outputs.first(where: { FileManager.default.fileExists(atPath: $0) }) {
-                throw CLIError("\(taken): already exists (pass --overwrite to replace it)")
+            for o in outputs {
+                try FileChecks.checkOutput(o, inputs: [cfg.weights] + [cfg.vaeWeights].compactMap { $0 }, overwrite: overwrite, what: "-o")
             }
 
             InterruptHandler.install()

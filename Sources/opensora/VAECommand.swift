@@ -138,6 +138,7 @@ struct VideoInputOptions: ParsableArguments {
     /// The clip as read (and resized), with its frame rate.
     func read() throws -> (video: RGBVideo, fps: Double) {
         let t0 = Date()
+        _ = try FileChecks.requireRegularFile(input, what: "input video")
         var (video, info) = try VideoReader.read(input, maxFrames: frames) { n in log("  read \(n) frames") }
         if let f = frames, video.frameCount < f {
             throw CLIError("\(input): --frames \(f), but the video has only \(video.frameCount) frames")
@@ -180,6 +181,7 @@ extension VAECommand {
 
         func run() throws {
             try runReportingErrors {
+                try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
                 let vae = try model.load()
                 let (video, fps) = try clip.read()
                 try vae.check(video.frameCount, video.height, video.width)
@@ -205,8 +207,12 @@ extension VAECommand {
         @Option(name: .shortAndLong, help: "Output latent file (.safetensors).")
         var output: String
 
+        @Flag(help: "Replace an existing output file.")
+        var overwrite = false
+
         func run() throws {
             try runReportingErrors {
+                try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
                 let vae = try model.load()
                 let (video, fps) = try clip.read()
                 try vae.check(video.frameCount, video.height, video.width)
@@ -248,6 +254,7 @@ extension VAECommand {
 
         func run() throws {
             try runReportingErrors {
+                try FileChecks.checkOutput(output, inputs: [latent, model.weights], overwrite: overwrite, what: "--output")
                 let file = try SafetensorsFile(path: latent)
                 guard file.contains("z") else { throw CLIError("\(latent): no tensor 'z' (write one with 'opensora vae encode')") }
                 let z = try file.tensor("z")
