@@ -14,6 +14,29 @@ struct OpenSoraCommand: ParsableCommand {
         """,
         subcommands: [GenerateCommand.self, GenerateImageCommand.self, DecodeCommand.self, CheckCommand.self, WeightsCommand.self,
                       BenchCommand.self, EncodeTextCommand.self, VAECommand.self])
+
+    /// Options that take several values (`--image-size H W`) stop at the first argument that starts
+    /// with '-', so a negative value read as "Missing value"; attached as `--image-size=V`, each
+    /// reaches the option and its range check names it.
+    static let multiValueOptions: Set<String> = ["--image-size"]
+
+    static func main() {
+        var args: [String] = []
+        var pending: (option: String, attached: Int)?     // a multi-value option and how many values it took
+        for (i, arg) in CommandLine.arguments.dropFirst().enumerated() {
+            if arg == "--" { args += CommandLine.arguments.dropFirst(i + 1); pending = nil; break }
+            if let p = pending, Int(arg) != nil {
+                args.append("\(p.option)=\(arg)")
+                pending = (p.option, p.attached + 1)
+                continue
+            }
+            if let p = pending, p.attached == 0 { args.append(p.option) }   // no value: the parser says so
+            pending = multiValueOptions.contains(arg) ? (arg, 0) : nil
+            if pending == nil { args.append(arg) }
+        }
+        if let p = pending, p.attached == 0 { args.append(p.option) }
+        main(args)
+    }
 }
 
 /// Errors the CLI prints as one line and exits non-zero with.

@@ -342,8 +342,13 @@ final class HostileInputTests: XCTestCase {
             Row(name: "16 --prompt '-a dog' is a prompt", args: ["generate", "--config", "configs/tiny.yaml", "--prompt", "-a dog", "--num-frames", "1",
                                                             "--output", dir + "/dash.png"], status: 0, mentions: ["wrote \(dir!)/dash.png"]),
             Row(name: "16 encode-text --max-length -5", args: ["encode-text"] + t5Args + ["--max-length", "-5", "x"], mentions: ["--max-length", "-5"]),
+            Row(name: "16 --image-size -240 426", args: generate(["--image-size", "-240", "426", "--output", dir + "/o.mp4"]), mentions: ["image_size", "-240"]),
         ])
         for r in [try run(generate(["--num-frames", "-5"])).0] { XCTAssertFalse(r.stderr.contains("Missing value"), r.stderr) }
+        // --image-size with no value is still the parser's "Missing value", not silently dropped.
+        let noValue = try run(generate(["--image-size", "--output", dir + "/o.mp4"])).0
+        XCTAssertNotEqual(noValue.status, 0)
+        XCTAssertTrue(noValue.stderr.contains("Missing value for '--image-size"), noValue.stderr)
     }
 
     // 17: errors give the true reason.
