@@ -166,13 +166,7 @@ public final class ImageGenerator {
         guard FileManager.default.fileExists(atPath: c.weights) else {
             throw PipelineError("weights: DiT checkpoint '\(c.weights)' not found; the published ones are at https://dl.fbaipublicfiles.com/DiT/models/ (docs/dit.md); pass --weights PATH")
         }
-        let vaePath: String
-        do {
-            vaePath = try WeightLocator.resolve(c.vaeLocation, component: "sd-vae-ft-\(c.vae)", option: "vae_weights")
-        } catch where c.vae == "mse" && c.vaeWeights == nil {
-            // `opensora weights download` knows only the ema VAE (Open-Sora's).
-            throw PipelineError("vae_weights: stabilityai/sd-vae-ft-mse is neither in ./weights/sd-vae-ft-mse/ nor in the Hugging Face cache (\(HuggingFaceCache.root)); get it with `huggingface-cli download stabilityai/sd-vae-ft-mse`, pass --vae-weights PATH, or use --vae ema (`opensora weights download --component sd-vae-ft-ema`)")
-        }
+        let vaePath = try WeightLocator.resolve(c.vaeLocation, component: "sd-vae-ft-\(c.vae)", option: "vae_weights")
         let vaeStore = try Checkpoint.open(vaePath)
         let vaeLatentChannels = try vaeStore.shape("decoder.conv_in.weight")[1]
         let latents = try sample(vaePath: vaePath, vaeLatentChannels: vaeLatentChannels, progress: progress)

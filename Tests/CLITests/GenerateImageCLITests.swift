@@ -105,7 +105,7 @@ final class GenerateImageCLITests: XCTestCase {
             .joined(separator: "\n").write(toFile: noVAE, atomically: true, encoding: .utf8)
         let emptyCache = ["HF_HUB_CACHE": dir + "/empty-cache"]
         let mse = try runCLI(["generate-image", "--config", noVAE, "-o", dir + "/x.png"], environment: emptyCache)
-        XCTAssertTrue(mse.stderr.contains("huggingface-cli download stabilityai/sd-vae-ft-mse"), mse.stderr)
+        XCTAssertTrue(mse.stderr.contains("opensora weights download --component sd-vae-ft-mse"), mse.stderr)
         let ema = try runCLI(["generate-image", "--config", noVAE, "--vae", "ema", "-o", dir + "/x.png"], environment: emptyCache)
         XCTAssertTrue(ema.stderr.contains("opensora weights download --component sd-vae-ft-ema"), ema.stderr)
         try FileManager.default.removeItem(atPath: noVAE)
