@@ -165,6 +165,19 @@ func timed<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
     return r
 }
 
+/// What reconstruct and encode share: check the output, load the model, read and check the clip,
+/// encode it. -> z: [1, C, t, h, w]
+func encodeClip(model: VAEOptions, clip: VideoInputOptions, output: String,
+                overwrite: Bool) throws -> (vae: LoadedVAE, video: RGBVideo, fps: Double, z: Tensor) {
+    try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
+    let vae = try model.load()
+    let (video, fps) = try clip.read()
+    try vae.check(video.frameCount, video.height, video.width)
+    let x = video.tensor().reshaped([1, 3, video.frameCount, video.height, video.width])   // [1, 3, T, H, W]
+    let z = try timed("encoding") { try vae.model.encode(x, sampling: model.sampling) }
+    return (vae, video, fps, z)
+}
+
 extension VAECommand {
     struct Reconstruct: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -181,12 +194,7 @@ extension VAECommand {
 
         func run() throws {
             try runReportingErrors {
-                try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
-                let vae = try model.load()
-                let (video, fps) = try clip.read()
-                try vae.check(video.frameCount, video.height, video.width)
-                let x = video.tensor().reshaped([1, 3, video.frameCount, video.height, video.width])
-                let z = try timed("encoding") { try vae.model.encode(x, sampling: model.sampling) }
+                let (vae, video, fps, z) = try encodeClip(model: model, clip: clip, output: output, overwrite: overwrite)
                 log("latent \(z.shape)")
                 let y = try timed("decoding") { try vae.model.decode(z, numFrames: video.frameCount) }
                 let recon = try RGBVideo(tensor: y[0])
@@ -212,12 +220,7 @@ extension VAECommand {
 
         func run() throws {
             try runReportingErrors {
-                try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
-                let vae = try model.load()
-                let (video, fps) = try clip.read()
-                try vae.check(video.frameCount, video.height, video.width)
-                let x = video.tensor().reshaped([1, 3, video.frameCount, video.height, video.width])
-                let z = try timed("encoding") { try vae.model.encode(x, sampling: model.sampling) }
+                let (_, video, fps, z) = try encodeClip(model: model, clip: clip, output: output, overwrite: overwrite)
                 let meta = ["vae": model.vae.rawValue, "frames": String(video.frameCount), "height": String(video.height),
                             "width": String(video.width), "fps": String(fps)]
                 try SafetensorsWriter().write([SafetensorsWriter.item("z", z)], to: output, metadata: meta)
