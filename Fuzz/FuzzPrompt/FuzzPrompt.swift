@@ -18,9 +18,9 @@ private let tokenizer: T5Tokenizer = {
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    // As the prompt-file reader: UTF-8 only, one prompt per non-blank line.
-    guard let text = String(validating: UnsafeBufferPointer(start: data, count: size), as: UTF8.self) else { return 0 }
-    let prompts = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    // Through the prompt-file reader itself (FileChecks.readText refuses non-UTF-8 before it).
+    guard let text = String(validating: UnsafeBufferPointer(start: data, count: size), as: UTF8.self),
+          let prompts = try? PromptFile.prompts(in: text, file: "fuzz input") else { return 0 }
     for prompt in prompts.prefix(16) {
         let prepared = TextStage.preparePrompt(prompt, config: config)
         _ = try? tokenizer.encode(prepared, maxLength: 300)

@@ -12,7 +12,11 @@ public enum PromptFile {
 
     /// The non-blank lines of `path`, trimmed. A file without any is an error.
     public static func read(_ path: String) throws -> [String] {
-        let text = try FileChecks.readText(path, what: "prompt file", maxBytes: maxBytes)
+        try prompts(in: try FileChecks.readText(path, what: "prompt file", maxBytes: maxBytes), file: path)
+    }
+
+    /// The non-blank lines of a prompt file's text, trimmed; `file` names it in errors.
+    public static func prompts(in text: String, file path: String) throws -> [String] {
         var prompts: [String] = []
         for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             guard line.utf8.count <= maxPromptBytes else {
