@@ -17,42 +17,39 @@ enum DiTModelCheck {
 
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
         let model = try DiTCaseModel.load(c, options)
-        var results: [OutputCheck] = []
-        func check(_ name: String, _ got: Tensor) throws {
-            results.append(OutputCheck(name: name, got: got, expected: try c.tensor(name), tolerance: c.tolerance(for: name)))
-        }
+        var results = CaseResults(c)
         let io = try c.io()
 
         // The fixed sin-cos table the checkpoint carries, recomputed (column half first, [sin, cos]):
         // [N, C] here, a [1, N, C] Parameter in the reference.
         let table = model.config.positionTable()
-        try check("pos_embed", table.reshaped([1] + table.shape))
+        try results.check("pos_embed", table.reshaped([1] + table.shape))
 
         var seen: [String: Tensor] = [:]
         let out = try model(try c.tensor("x"), timesteps: try io.integers("t").map(Float.init), labels: try io.integers("y")) { seen[$0] = $1 }
         for name in intermediates where io.contains(name) {
             guard let got = seen[name] else {
-                results.append(OutputCheck(name: "\(name) (not produced)", mismatches: 1, total: 1))
+                results.all.append(OutputCheck(name: "\(name) (not produced)", mismatches: 1, total: 1))
                 continue
             }
             // Token tensors are [B * N, C] in the engine, [B, N, C] in the reference.
             let batch = try c.tensor("x").shape[0]
             let isTokens = got.rank == 2 && got.shape[0] != batch && got.shape[0] % batch == 0
-            try check(name, isTokens ? got.reshaped([batch, got.shape[0] / batch, got.shape[1]]) : got)
+            try results.check(name, isTokens ? got.reshaped([batch, got.shape[0] / batch, got.shape[1]]) : got)
         }
-        try check("out", out)
+        try results.check("out", out)
 
         // forward_with_cfg: the model sees cat([x[:n], x[:n]]); 3 channels guided.
         let xCfg = try c.tensor("x_cfg")
         let n = xCfg.shape[0] / 2
         let half = narrow(xCfg, axis: 0, 0..<n)
         let modelIn = concat([half, half], axis: 0)
-        try check("cfg.model_in", modelIn)
+        try results.check("cfg.model_in", modelIn)
         let raw = try model(modelIn, timesteps: try io.integers("t_cfg").map(Float.init), labels: try io.integers("y_cfg"))
-        try check("cfg.model_out", raw)
+        try results.check("cfg.model_out", raw)
         let scale = Float((c.json["cfg_scale"] as? Double) ?? 4)
-        try check("out_cfg", guidedModelOutput(raw, scale: scale, channels: DiTConfig.guidedChannels))
-        return results
+        try results.check("out_cfg", guidedModelOutput(raw, scale: scale, channels: DiTConfig.guidedChannels))
+        return results.all
     }
 }
 

@@ -10,21 +10,12 @@ import VAE
 enum HunyuanVAECheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
         let vae = try HunyuanVAE(store: c.modelWeights(override: options.weights), base: config(c))
-        var results: [OutputCheck] = []
-        func check(_ name: String, _ got: Tensor) throws {
-            results.append(OutputCheck(name: name, got: got, expected: try c.tensor(name), tolerance: c.tolerance(for: name)))
-        }
-        let x = try c.tensor("x")
-        let posterior = try vae.posterior(x)
-        try check("posterior.mean", posterior.mean)
-        try check("posterior.logvar", posterior.logvar)
-        try check("z_mode", try vae.encode(x, sampling: .mode))
-        let noise = RecordedNoise([try c.tensor("enc_noise0")], name: "\(c.name) enc_noise0")
-        try check("z_sample", try vae.encode(x, sampling: .sample(noise: { try noise.standardNormal($0) })))
+        var results = CaseResults(c)
+        try results.checkPosteriorEncode(x: try c.tensor("x"), posterior: vae.posterior, encode: { try vae.encode($0, sampling: $1) })
         let zRand = try c.tensor("z_rand")
-        try check("dec.z_unscaled", vae.unscale(zRand))
-        try check("x_dec", try vae.decode(zRand))
-        return results
+        try results.check("dec.z_unscaled", vae.unscale(zRand))
+        try results.check("x_dec", try vae.decode(zRand))
+        return results.all
     }
 
     /// The case's AutoEncoder3DConfig (groups, scaling and tiling are not in the tensors).

@@ -12,21 +12,18 @@ enum VAECheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
         let vae = try model(c, options)
         let io = try c.io()
-        var results: [OutputCheck] = []
-        func check(_ name: String, _ got: Tensor) throws {
-            results.append(OutputCheck(name: name, got: got, expected: try c.tensor(name), tolerance: c.tolerance(for: name)))
-        }
+        var results = CaseResults(c)
 
         // Encode, step by step with the posterior means.
         let x = try c.tensor("x")
         let spatialLatents = try vae.spatial.encode(x, sampling: .mode)
-        try check("sp_latent_mode", spatialLatents)
+        try results.check("sp_latent_mode", spatialLatents)
         for (i, r) in vae.encodeChunks(frames: spatialLatents.shape[2]).enumerated() where io.contains("t_enc_chunk\(i).mean") {
             let posterior = try vae.temporal.encode(narrow(spatialLatents, axis: 2, r))
-            try check("t_enc_chunk\(i).mean", posterior.mean)
-            try check("t_enc_chunk\(i).logvar", posterior.logvar)
+            try results.check("t_enc_chunk\(i).mean", posterior.mean)
+            try results.check("t_enc_chunk\(i).logvar", posterior.logvar)
         }
-        try check("z_mode", try vae.encode(x, sampling: .mode))
+        try results.check("z_mode", try vae.encode(x, sampling: .mode))
 
         // Encode with the recorded draws, consumed in the reference's order.
         var draws: [Tensor] = []
@@ -35,7 +32,7 @@ enum VAECheck {
             while io.contains("\(prefix)\(i)") { draws.append(try c.tensor("\(prefix)\(i)")); i += 1 }
         }
         let noise = RecordedNoise(draws, name: "\(c.name) enc_noise_*")
-        try check("z_sample", try vae.encode(x, sampling: .sample(noise: { try noise.standardNormal($0) })))
+        try results.check("z_sample", try vae.encode(x, sampling: .sample(noise: { try noise.standardNormal($0) })))
         if noise.remaining != 0 {
             throw GoldenError.badCase(path: c.path, detail: "encode used \(draws.count - noise.remaining) of \(draws.count) recorded noise draws")
         }
@@ -47,12 +44,12 @@ enum VAECheck {
         for (i, chunk) in vae.decodeChunks(latentFrames: zMode.shape[2], numFrames: numFrames).enumerated()
         where io.contains("dec_chunk\(i).out") {
             let part = narrow(zIn, axis: 2, chunk.latents)
-            try check("dec_chunk\(i).z_in", part)
-            try check("dec_chunk\(i).out", try vae.temporal.decode(part, numFrames: chunk.numFrames))
+            try results.check("dec_chunk\(i).z_in", part)
+            try results.check("dec_chunk\(i).out", try vae.temporal.decode(part, numFrames: chunk.numFrames))
         }
-        try check("x_rec_mode", try vae.decode(zMode, numFrames: numFrames))
-        try check("x_dec_rand", try vae.decode(try c.tensor("z_rand"), numFrames: numFrames))
-        return results
+        try results.check("x_rec_mode", try vae.decode(zMode, numFrames: numFrames))
+        try results.check("x_dec_rand", try vae.decode(try c.tensor("z_rand"), numFrames: numFrames))
+        return results.all
     }
 
     /// The pipeline with the case's micro sizes and norm groups (not visible in tensor shapes).

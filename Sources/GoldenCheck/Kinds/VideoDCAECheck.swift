@@ -8,13 +8,10 @@ import VAE
 enum VideoDCAECheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
         let dcae = try VideoDCAE(store: c.modelWeights(override: options.weights), base: config(c))
-        var results: [OutputCheck] = []
-        func check(_ name: String, _ got: Tensor) throws {
-            results.append(OutputCheck(name: name, got: got, expected: try c.tensor(name), tolerance: c.tolerance(for: name)))
-        }
-        try check("z", try dcae.encode(try c.tensor("x")))
-        try check("x_dec", try dcae.decode(try c.tensor("z_rand")))
-        return results
+        var results = CaseResults(c)
+        try results.check("z", try dcae.encode(try c.tensor("x")))
+        try results.check("x_dec", try dcae.decode(try c.tensor("z_rand")))
+        return results.all
     }
 
     /// The case's DCAEConfig (temporal stages, head width, scaling and tiling are not in the tensors).
