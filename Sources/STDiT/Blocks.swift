@@ -28,6 +28,16 @@ struct BlockContext {
     func keeper(_ site: CacheSite) -> ((Tensor) -> Void)? { cache?.keeper(site) }
 }
 
+extension MLP {
+    /// The blocks' MLP branch: x += gate_mlp * mlp(modulate(norm(x), shift_mlp, scale_mlp)), with
+    /// the modulation chunks 3, 4, 5; or the output the step cache kept for `site`. x: [B * T * S, C]
+    func add(to x: inout Tensor, _ mod: FrameModulation, _ ctx: BlockContext, site: CacheSite) {
+        if ctx.replay(site, into: &x) { return }
+        let m = self(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: ctx.grid.spatial))
+        addGated(&x, m, mod, gate: 5, grid: ctx.grid, keep: ctx.keeper(site))
+    }
+}
+
 /// STDiT3Block: modulated self-attention (spatial or temporal), cross-attention to the caption,
 /// modulated MLP. The six modulation chunks are shift/scale/gate for attention, then for MLP.
 struct STDiT3Block {
@@ -63,11 +73,7 @@ struct STDiT3Block {
         }
         crossAttn.add(to: &x, ctx, site: CacheSite(stack: stack, block: index, branch: .crossAttention))
 
-        let mlpSite = CacheSite(stack: stack, block: index, branch: .mlp)
-        if !ctx.replay(mlpSite, into: &x) {
-            let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
-            addGated(&x, m, mod, gate: 5, grid: g, keep: ctx.keeper(mlpSite))
-        }
+        mlp.add(to: &x, mod, ctx, site: CacheSite(stack: stack, block: index, branch: .mlp))
     }
 }
 

@@ -65,11 +65,7 @@ struct STDiTV1Block {
         }
         crossAttn.add(to: &x, ctx, site: CacheSite(stack: 0, block: index, branch: .crossAttention))
 
-        let mlpSite = CacheSite(stack: 0, block: index, branch: .mlp)
-        if !ctx.replay(mlpSite, into: &x) {
-            let m = mlp(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: g.spatial))
-            addGated(&x, m, mod, gate: 5, grid: g, keep: ctx.keeper(mlpSite))
-        }
+        mlp.add(to: &x, mod, ctx, site: CacheSite(stack: 0, block: index, branch: .mlp))
     }
 }
 
