@@ -124,13 +124,12 @@ struct VideoInputOptions: ParsableArguments {
 
     func validate() throws {
         if let f = frames, f <= 0 { throw ValidationError("--frames must be positive, got \(f)") }
-        if let r = resize { _ = try parseSize(r) }
     }
 
     func parseSize(_ s: String) throws -> (h: Int, w: Int) {
         let parts = s.lowercased().split(separator: "x").map { Int($0) }
-        guard parts.count == 2, let h = parts[0], let w = parts[1], h > 0, w > 0 else {
-            throw ValidationError("--resize must be HxW with positive integers, e.g. 256x256, got '\(s)'")
+        guard parts.count == 2, let h = parts[0], let w = parts[1], (1...8192).contains(h), (1...8192).contains(w) else {
+            throw CLIError("--resize must be HxW with integers 1 ... 8192, e.g. 256x256, got '\(s)'")
         }
         return (h, w)
     }
@@ -169,6 +168,7 @@ func timed<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
 /// encode it. -> z: [1, C, t, h, w]
 func encodeClip(model: VAEOptions, clip: VideoInputOptions, output: String,
                 overwrite: Bool) throws -> (vae: LoadedVAE, video: RGBVideo, fps: Double, z: Tensor) {
+    if let r = clip.resize { _ = try clip.parseSize(r) }
     try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
     let vae = try model.load()
     let (video, fps) = try clip.read()

@@ -342,6 +342,8 @@ final class HostileInputTests: XCTestCase {
             Row(name: "16 --prompt '-a dog' is a prompt", args: ["generate", "--config", "configs/tiny.yaml", "--prompt", "-a dog", "--num-frames", "1",
                                                             "--output", dir + "/dash.png"], status: 0, mentions: ["wrote \(dir!)/dash.png"]),
             Row(name: "16 encode-text --max-length -5", args: ["encode-text"] + t5Args + ["--max-length", "-5", "x"], mentions: ["--max-length", "-5"]),
+            Row(name: "2 vae reconstruct --resize 100000x100000", args: ["vae", "reconstruct", "--vae", "ae2d", "--weights", repoRoot + "/" + golden + "/v2_vae/ae2d_T1.weights.safetensors",
+                                                                        "--resize", "100000x100000", "in.mp4", "-o", dir + "/r.mp4"], mentions: ["--resize", "100000x100000"]),
             Row(name: "16 --image-size -240 426", args: generate(["--image-size", "-240", "426", "--output", dir + "/o.mp4"]), mentions: ["image_size", "-240"]),
         ])
         for r in [try run(generate(["--num-frames", "-5"])).0] { XCTAssertFalse(r.stderr.contains("Missing value"), r.stderr) }
