@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
         .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
-        .testTarget(name: "MMDiTTests", dependencies: ["MMDiT", "TensorCore", "Weights"]),
+        .testTarget(name: "MMDiTTests", dependencies: ["MMDiT", "STDiT", "TensorCore", "Weights"]),
         .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights"]),
     ],
     cxxLanguageStandard: .cxx17
