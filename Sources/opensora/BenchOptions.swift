@@ -8,7 +8,7 @@ extension BenchCommand {
         return [
             ("--shape", ["sgemm", "conv", "attention"]),
             ("--latent", denoisers + pipelines + ["vae-v1.2-decode", "vae-v1.2-numerics", "dit-xl2",
-                          "hunyuan-vae-decode", "dc-ae-decode"]),
+                          "hunyuan-vae-decode", "dc-ae-decode", "mmdit-v2"]),
             ("--batch", denoisers + ["dit-xl2"]),
             ("--caption-tokens", denoisers),
             ("--steps", pipelines + ["stdit3-xl2"]),
@@ -18,6 +18,7 @@ extension BenchCommand {
             ("--dtype", ["t5-xxl", "dit-xl2"]),
             ("--repeat", ["sgemm", "conv", "attention", "dit-xl2"] + denoisers),
             ("--sgemm-window", denoisers),
+            ("--blocks", ["mmdit-v2"]),
         ]
     }
 
@@ -30,6 +31,7 @@ extension BenchCommand {
             "--caption-tokens": captionTokens != nil, "--steps": stepsOption != nil, "--conv": convOption != nil,
             "--dtype": dtypeOption != nil, "--repeat": repeat_ != nil, "--sgemm-window": sgemmWindowOption != nil,
             "--cache": cacheOption != nil, "--schedule-latent": scheduleLatent != nil,
+            "--blocks": blocks != nil,
         ]
         for (flag, components) in Self.optionComponents where given[flag] == true && !components.contains(component) {
             throw CLIError("\(flag) does not apply to --component \(component) (it applies to \(components.joined(separator: ", ")))")
