@@ -39,12 +39,10 @@ enum MMDiTBench {
         config.depthSingleBlocks = min(blocks ?? full.depthSingleBlocks, full.depthSingleBlocks)
 
         let grid = (t: t, h: h / p, w: w / p)
-        let imageTokens = grid.t * grid.h * grid.w, seq = imageTokens + textTokens, b = branches
-        let (c, m) = (full.hiddenSize, full.mlpHidden)
-        // Weights (bf16) of the blocks built, plus the largest activations of a single block:
-        // x, h, q, k, v, [v | mlp] and its split, linear2's input.
-        let weightBytes = Double(config.parameterShapes().reduce(0) { $0 + $1.1.reduce(1, *) }) * 2
-        let activationBytes = InputLimits.bytes([b, seq, 6 * c]) + 3 * InputLimits.bytes([b, seq, c + m])
+        let imageTokens = grid.t * grid.h * grid.w, b = branches
+        // The blocks built (bf16, in memory) and the forward's activations.
+        let weightBytes = Double(config.parameterCount) * 2
+        let activationBytes = full.activationBytes(batch: b, imageTokens: imageTokens, textTokens: textTokens)
         try InputLimits.requireMemory(weightBytes + activationBytes, for: "--latent \(spec) (mmdit-v2, \(config.depth)+\(config.depthSingleBlocks) blocks)")
 
         HeapTuning.retainFreedMemory()

@@ -4,6 +4,14 @@ import TensorCore
 import Weights
 import XCTest
 
+/// The tiny golden model's inputs: a 2x4x6 latent (12 tokens), 5 text rows, zero cond.
+func tinyInput(batch b: Int) throws -> MMDiTInput {
+    let z = Tensor(repeating: 0.3, shape: [b, 16, 2, 4, 6])
+    let p = try Packing.prepareIds(latent: z, t5: Tensor(repeating: 0.1, shape: [1, 5, 32]), clip: Tensor(repeating: 0.2, shape: [1, 16]))
+    return MMDiTInput(img: p.img, imgIds: p.imgIds, txt: p.txt, txtIds: p.txtIds, timesteps: [Float](repeating: 0.4, count: b),
+                      yVec: p.yVec, cond: Tensor(zeros: [b, 12, 68]))
+}
+
 let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/golden").path
 let mmditWeights = goldenFolder + "/v2_mmdit/mmdit.weights.safetensors"
@@ -122,10 +130,54 @@ final class MMDiTModelTests: XCTestCase {
         XCTAssertLessThan(one.maxAbsDifference(two), 1e-5)
     }
 
-    func tinyInput(batch b: Int) throws -> MMDiTInput {
-        let z = Tensor(repeating: 0.3, shape: [b, 16, 2, 4, 6])
-        let p = try Packing.prepareIds(latent: z, t5: Tensor(repeating: 0.1, shape: [1, 5, 32]), clip: Tensor(repeating: 0.2, shape: [1, 16]))
-        return MMDiTInput(img: p.img, imgIds: p.imgIds, txt: p.txt, txtIds: p.txtIds, timesteps: [Float](repeating: 0.4, count: b),
-                          yVec: p.yVec, cond: Tensor(zeros: [b, 12, 68]))
+}
+
+/// Hands out another store's tensors with an owner that records which ones gave back their pages.
+final class ReleaseRecordingStore: WeightStore, @unchecked Sendable {
+    final class Owner: PageReleasable {
+        var released: [String] = []
+        let names: [UnsafeRawPointer: String]
+        let base: AnyObject
+        init(names: [UnsafeRawPointer: String], base: AnyObject) { self.names = names; self.base = base }
+        func releasePages(_ start: UnsafeRawPointer, byteCount: Int) { released.append(names[start] ?? "?") }
+    }
+    let base: WeightStore
+    var owner: Owner!
+    var tensors: [String: WeightTensor] = [:]
+    init(_ base: WeightStore) throws {
+        self.base = base
+        var byPointer: [UnsafeRawPointer: String] = [:]
+        for n in base.names { let w = try base.weight(n); tensors[n] = w; byPointer[w.raw] = n }
+        owner = Owner(names: byPointer, base: base)
+    }
+    var sourceDescription: String { base.sourceDescription }
+    var names: [String] { base.names }
+    func info(_ name: String) -> TensorInfo? { base.info(name) }
+    func weight(_ name: String) throws -> WeightTensor {
+        guard let w = tensors[name] else { throw WeightsError.missingTensor(name: name, source: sourceDescription) }
+        return WeightTensor(name: name, shape: w.shape, dtype: w.dtype, raw: w.raw, owner: owner)
+    }
+}
+
+final class MMDiTMemoryTests: XCTestCase {
+    /// Every block tensor gives back its mapped pages once per forward, right after its block;
+    /// the embedders and the final layer (used once, small) stay.
+    func testEachBlockReleasesItsPagesAfterUse() throws {
+        let store = try ReleaseRecordingStore(try SafetensorsFile(path: mmditWeights))
+        let model = try MMDiT(weights: store, positional: tinyPositional)
+        var releasedBefore: [String: Int] = [:]
+        _ = try model(try tinyInput(batch: 1)) { stage, _ in
+            if case let .doubleOutput(block, "img") = stage { releasedBefore["double\(block)"] = store.owner.released.count }
+        }
+        let blockTensors = store.names.filter { $0.hasPrefix("double_blocks.") || $0.hasPrefix("single_blocks.") }
+        XCTAssertEqual(store.owner.released.sorted(), blockTensors.sorted())
+        // Block 0's tensors are released before block 1 finishes.
+        let block0 = blockTensors.filter { $0.hasPrefix("double_blocks.0.") }.count
+        XCTAssertEqual(releasedBefore["double0"], block0)
+        var kept = model
+        kept.releasesPages = false
+        store.owner.released = []
+        _ = try kept(try tinyInput(batch: 1))
+        XCTAssertEqual(store.owner.released, [])
     }
 }
