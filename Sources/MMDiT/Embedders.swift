@@ -2,28 +2,7 @@
 // text tokens txt_in(T5 states), and the conditioning vector
 // vec = time_in(timestep_embedding(t)) + vector_in(CLIP pooled).
 
-import Foundation
 import TensorCore
-
-/// timestep_embedding(t, 256): t in [0, 1] is multiplied by 1000 first; freqs
-/// exp(-ln(10000) i / 128) and the arguments in float32 like the reference; [cos, sin].
-/// -> [N, dim]
-func timestepEmbedding(_ t: [Float], dim: Int = 256, maxPeriod: Double = 10000, timeFactor: Float = 1000) -> Tensor {
-    let half = dim / 2
-    let logScale = Float(-Foundation.log(maxPeriod))
-    let freqs: [Float] = (0..<half).map { i in Float(Foundation.exp(Double(logScale * Float(i) / Float(half)))) }
-    var out = Tensor(zeros: [t.count, dim])
-    let p = out.mutablePointer
-    for (n, v) in t.enumerated() {
-        let scaled = timeFactor * v
-        for i in 0..<half {
-            let arg = Double(scaled * freqs[i])
-            p[n * dim + i] = Float(Foundation.cos(arg))
-            p[n * dim + half + i] = Float(Foundation.sin(arg))
-        }
-    }
-    return out
-}
 
 /// MLPEmbedder: in_layer -> SiLU -> out_layer.
 struct MLPEmbedder {
@@ -68,7 +47,7 @@ struct InputEmbedders {
 
     /// timesteps: B values in [0, 1], y: [B, vec_in_dim] -> vec [B, C]
     func vector(timesteps: [Float], y: Tensor) -> Tensor {
-        var vec = timeIn(timestepEmbedding(timesteps))
+        var vec = timeIn(sinusoidalEmbedding(timesteps, dim: 256, scale: 1000))   // t in [0, 1] x 1000 first
         vec.add(vectorIn(y))
         return vec
     }
