@@ -39,6 +39,7 @@ struct SingleStreamBlock {
         addGated(&x, linear2(linear2In), m, gate: 2)
     }
 
+    /// Gives back the block's mapped pages (0.28 GB of bf16 in the real model) once it has run.
     func releasePages() { for w in mod.lin.tensors + q.tensors + k.tensors + vMLP.tensors + linear2.tensors + [norm.query, norm.key] { w.releasePages() } }
 }
 

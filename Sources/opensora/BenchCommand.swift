@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
     var dtype: String { dtypeOption ?? (component == "dit-xl2" ? "f32" : "bf16") }
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
     var repeat_: Int?
-    @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
+    @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2, mmdit-v2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
     var sgemmWindowOption: Double?
     var sgemmWindow: Double { sgemmWindowOption ?? 5 }
     @Option(parsing: .unconditional, help: "mmdit-v2: run N double + N single blocks of the real width and extrapolate the 19 + 38 (default: all).")
@@ -107,7 +107,8 @@ struct BenchCommand: ParsableCommand {
             case "attention":
                 print(try SGEMMBench.attention(shape: shape, repeats: repeat_ ?? 5))
             case MMDiTBench.component:
-                try MMDiTBench.run(latent: latent, blocks: blocks)
+                guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
+                try MMDiTBench.run(latent: latent, blocks: blocks, sgemmWindow: sgemmWindow)
             case "hunyuan-vae-decode", "dc-ae-decode":
                 print(try V2VAEBench.decode(V2VAEBench.Model(rawValue: component)!, latent: latent))
             default:

@@ -17,7 +17,7 @@ extension BenchCommand {
             ("--conv", ["vae-v1.2-decode"]),
             ("--dtype", ["t5-xxl", "dit-xl2"]),
             ("--repeat", ["sgemm", "conv", "attention", "dit-xl2"] + denoisers),
-            ("--sgemm-window", denoisers),
+            ("--sgemm-window", denoisers + ["mmdit-v2"]),
             ("--blocks", ["mmdit-v2"]),
         ]
     }

@@ -6,6 +6,8 @@
 // The whole 11B model (57 blocks, ~17 s each at 256px 33 frames on 2 cores) takes ~16 minutes a
 // forward here, so `--blocks N` builds the real width with N double + N single blocks, times
 // every block, and extrapolates: embedders + final layer + 19 x mean double + 38 x mean single.
+// Plain sgemm on the blocks' linear shapes, timed in the same process before and after the
+// forward, gives the reference rate (`fraction_of_sgemm`), since this shared machine's speed drifts.
 
 import Foundation
 import MMDiT
@@ -21,7 +23,7 @@ enum MMDiTBench {
     static let branches = 3
 
     /// latent "T,H,W": latent frames x latent height x latent width (the VAE's; packing halves H and W).
-    static func run(latent spec: String, blocks: Int?) throws {
+    static func run(latent spec: String, blocks: Int?, sgemmWindow: Double) throws {
         let dims = spec.split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0) }
         guard dims.count == 3, let t = dims[0], let h = dims[1], let w = dims[2], t > 0, h > 0, w > 0 else {
             throw CLIError("--latent must be T,H,W with positive integers (latent frames, latent height, latent width), got '\(spec)'")
@@ -57,6 +59,13 @@ enum MMDiTBench {
                                timesteps: [Float](repeating: 0.9, count: b), yVec: prepared.yVec,
                                cond: BenchManifest.randomTensor([b, imageTokens, full.condChannels], seed: 4, scale: 0.5))
 
+        // The reference rate: plain sgemm on the blocks' main linear shapes at the forward's row
+        // count, over a window before and after it (this machine's speed drifts), so the model's
+        // rate is also reported as a fraction of what sgemm reaches in the same process.
+        let rows = b * (imageTokens + textTokens), (c, m) = (full.hiddenSize, full.mlpHidden)
+        let linearShapes = [(n: c, k: c), (n: m, k: c), (n: c, k: m)]
+        let sgemmBefore = SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)
+
         // Timestamps at each block's end (the observer sees every stage as it completes).
         var marks: [(MMDiT.Stage, UInt64)] = []
         let t0 = DispatchTime.now().uptimeNanoseconds, cpu0 = cpuSeconds()
@@ -68,6 +77,8 @@ enum MMDiTBench {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = cpuSeconds() - cpu0
         guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("mmdit-v2 produced non-finite values") }
+        let sgemmRate = (sgemmBefore + SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)) / 2
+        let runGFLOPs = config.forwardFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens) / seconds / 1e9
 
         var previous = t0
         var (embed, final) = (0.0, 0.0)
@@ -95,6 +106,7 @@ enum MMDiTBench {
             + #""double_block_gflops":\#(f(perBlock.double / max(mean(doubles), 1e-9) / 1e9)),"#
             + #""single_block_gflops":\#(f(perBlock.single / max(mean(singles), 1e-9) / 1e9)),"#
             + #""full_model_seconds\#(blocks == nil ? "" : "_extrapolated")":\#(f(estimate)),"tflop":\#(f(flops / 1e12)),"#
-            + #""gflops":\#(f(flops / estimate / 1e9)),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
+            + #""gflops":\#(f(flops / estimate / 1e9)),"gflops_run":\#(f(runGFLOPs)),"sgemm_gflops":\#(f(sgemmRate)),"#
+            + #""fraction_of_sgemm":\#(f(runGFLOPs / sgemmRate)),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
     }
 }
