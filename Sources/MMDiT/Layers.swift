@@ -78,3 +78,13 @@ func addGated(_ x: inout Tensor, _ y: Tensor, _ mod: Tensor, gate: Int) {
         }
     }
 }
+
+/// dst[..., at ..< at + w] = src, w = src's last axis. src: [..., w], dst: [..., W] with the same rows
+func writeColumns(_ src: Tensor, into dst: inout Tensor, at offset: Int) {
+    let w = src.shape.last!, width = dst.shape.last!, rows = src.count / w
+    precondition(dst.count / width == rows && offset + w <= width, "writeColumns: \(src.shape) into \(dst.shape) at \(offset)")
+    let sp = SendablePointer(src.pointer), dp = SendablePointer(dst.mutablePointer)
+    parallelFor(rows, minPerThread: max(1, 16384 / w)) { r in
+        for row in r { (dp.p + row * width + offset).update(from: sp.p + row * w, count: w) }
+    }
+}

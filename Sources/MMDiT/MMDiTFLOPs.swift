@@ -41,11 +41,12 @@ extension MMDiTConfig {
 
     /// Peak float32 activation bytes of one forward, an estimate: a single-stream block holds
     /// about 12 tensors of [rows, C] (stream, modulated input, q, k, their normalised and rotated
-    /// copies, v, attention, output) and 3 of [rows, C + mlp_hidden] ([v | mlp], the GELU half,
-    /// linear2's input), rows = batch x (image + text tokens). Not counted: the float32 copies of
-    /// bf16 weights made per GEMM (the largest two, 0.4 GB) and what the allocator keeps.
+    /// copies, v, attention, output), its [rows, C + mlp_hidden] linear2 input and, while the
+    /// GELU runs, the [rows, mlp_hidden] half; rows = batch x (image + text tokens). Not counted:
+    /// the float32 copies of bf16 weights made per GEMM (the largest two, 0.4 GB) and what the
+    /// allocator keeps.
     public func activationBytes(batch b: Int, imageTokens n: Int, textTokens l: Int) -> Double {
         let rows = Double(b * (n + l))
-        return 4 * rows * Double(12 * hiddenSize + 3 * (hiddenSize + mlpHidden))
+        return 4 * rows * Double(12 * hiddenSize + (hiddenSize + mlpHidden) + mlpHidden)
     }
 }

@@ -29,12 +29,15 @@ struct SingleStreamBlock {
         let m = mod(vec)
         let h = modulatedNorm(x, m, shift: 0, scale: 1)
         let (qn, kn) = norm(q: q(h), k: k(h))
-        let vm = vMLP(h)                                                       // [B, S, C + M]
-        let v = narrow(vm, axis: 2, 0..<hidden)
-        var mlpIn = narrow(vm, axis: 2, hidden..<(hidden + mlpHidden))
+        // [v | mlp_in] becomes linear2's input cat(attn, gelu(mlp_in)) in place, so the block
+        // holds one [B, S, C + M] tensor instead of three.
+        var linear2In = vMLP(h)                                                // [B, S, C + M]
+        let v = narrow(linear2In, axis: 2, 0..<hidden)
+        var mlpIn = narrow(linear2In, axis: 2, hidden..<(hidden + mlpHidden))
         geluInPlace(&mlpIn, approximation: .tanh)
-        let attn = jointAttention(q: qn, k: kn, v: v, rope: rope, heads: heads)
-        let linear2In = concat([attn, mlpIn], axis: 2)                       // [B, S, C + M]
+        writeColumns(mlpIn, into: &linear2In, at: hidden)
+        mlpIn = Tensor(zeros: [0])
+        writeColumns(jointAttention(q: qn, k: kn, v: v, rope: rope, heads: heads), into: &linear2In, at: 0)
         observe?("linear2_in", linear2In)
         addGated(&x, linear2(linear2In), m, gate: 2)
     }
