@@ -122,6 +122,16 @@ public struct GenerationConfig: Equatable, Sendable {
     /// Open-Sora v1.2's inference defaults.
     public static var defaults: GenerationConfig { GenerationConfig() }
 
+    /// `seed: -1` (file or `--seed`): draw a fresh seed, as Open-Sora's -1 does.
+    public static let randomSeed = -1
+
+    /// A fresh seed for `seed: -1`, said on stderr so that the run can be repeated.
+    public static func drawSeed() -> Int {
+        let drawn = Int.random(in: 0...Int(Int32.max))
+        FileHandle.standardError.write(Data("note: seed -1: using the random seed \(drawn)\n".utf8))
+        return drawn
+    }
+
     // MARK: - resolved values
 
     /// Final pixel size [H, W]: `imageSize`, or the preset table's entry (0 x 0 if invalid: call validate()).

@@ -74,7 +74,7 @@ public final class VideoGenerator {
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
         let jobs = batchesToMake.flatMap { $0 }.filter { wanted.contains($0.index) }
         if jobs.isEmpty { return [] }
-        try checkMemory()
+        try checkMemory(videos: jobs.count)
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
                                    : []
         let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
@@ -207,14 +207,14 @@ public final class VideoGenerator {
     }
 
     /// Refuses requests whose estimated peak exceeds the machine's memory.
-    func checkMemory() throws {
+    func checkMemory(videos: Int) throws {
         guard let total = MemoryEstimate.physicalMemoryBytes else { return }
         let dit = (try? WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type), option: "")) ?? ""
         let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
-        let estimate = MemoryEstimate(config: config, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+        let estimate = MemoryEstimate(config: config, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
                                       vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
         if estimate.peakBytes > total * 0.9 {
-            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size",
+            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution, batch_size or the number of prompts",
                                        estimate.description, total / 1_073_741_824))
         }
     }
