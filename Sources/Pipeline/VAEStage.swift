@@ -7,10 +7,11 @@ import Weights
 import VAE
 
 enum VAEStage {
-    static func load(config: GenerationConfig) throws -> LatentVideoCodec {
+    /// The configured VAE behind the VAE module's own protocol; `dtype` as the run's (nil: the config's).
+    static func load(config: GenerationConfig, dtype: ComputeDType? = nil) throws -> any VideoAutoencoder {
         let v = config.vae
         let path = try WeightLocator.resolve(v.path, component: WeightLocator.component(for: v.type), option: "model.vae.path")
-        let store = HalfPrecision.store(try Checkpoint.open(path), dtype: config.dtype)
+        let store = HalfPrecision.store(try Checkpoint.open(path), dtype: dtype ?? config.dtype)
         switch v.type {
         case .sdVAE:
             return try SpatialVideoVAE(store: store, normGroups: v.spatial.normNumGroups, microBatchSize: v.microBatchSize)
@@ -19,6 +20,13 @@ enum VAEStage {
                                 temporalNormGroups: v.temporal?.numGroups ?? 32,
                                 microFrameSize: v.microFrameSize, microBatchSize: v.microBatchSize)
         }
+    }
+
+    /// The latent of one video, asked of the checkpoint's VAE (opened as stored: nothing is
+    /// converted, and it is released at once). -> [C, T', h, w]
+    static func latentShape(config: GenerationConfig) throws -> [Int] {
+        let vae = try load(config: config, dtype: .fp32)
+        return [vae.latentChannels] + vae.latentSize(frames: config.numFrames, height: config.height, width: config.width)
     }
 }
 

@@ -115,15 +115,14 @@ public final class VideoGenerator {
         }
 
         // Stage: denoise every batch; a batch's latents are handed to `latentDenoised` at once.
-        let latentSize = config.latentSize
         let info = ResolutionInfo(config: config)
         let sampler = DenoiseStage.sampler(config: config)
         var denoised = latents                                   // index -> [C, T', h, w]
         var seconds: [Int: [String: Double]] = [:]
         if !batches.isEmpty {
             let (_, r3) = try measureStage("denoise", events) {
+                let latentShape = try VAEStage.latentShape(config: config)      // [C, T', h, w]: the VAE's answer
                 let model = try DenoiseStage.loadModel(config: config)
-                let channels = config.denoiser.inChannels
                 var textRow = 0
                 for (bi, batch) in batches.enumerated() {
                     let t0 = ResourceUsage.now()
@@ -133,7 +132,7 @@ public final class VideoGenerator {
                     textRow += batch.count
                     let slots = batch.map { promptSlot[$0.promptIndex]! }
                     let noise = noiseSource ?? RowwiseNoise(batch.map { generators[$0.index]! })
-                    var z = try noise.standardNormal([batch.count, channels] + latentSize)
+                    var z = try noise.standardNormal([batch.count] + latentShape)
                     let mask = try applyMaskStrategy(&z, references: slots.map { references[$0] }, strategies: slots.map { strategies[$0] },
                                                      align: config.align)
                     let run = try sampler.start(SamplingInputs(latent: z, frameMask: mask, sizes: [info.videoSize]),
