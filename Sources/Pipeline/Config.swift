@@ -114,7 +114,7 @@ public struct GenerationConfig: Equatable, Sendable {
     /// Step caching (TeaCache, PAB); `none` by default.
     public var cache = CacheConfig()
 
-    /// Where values came from, for error messages; ignored by ==.
+    /// Where values came from, for error messages (equal in every config).
     var provenance = Provenance()
 
     public init() {}
@@ -232,22 +232,11 @@ public struct GenerationConfig: Equatable, Sendable {
             return MaskCondition(loop: ints[0], referenceIndex: ints[1], referenceStart: ints[2], targetStart: ints[3], length: ints[4], editRatio: ratio)
         }
     }
-
-    public static func == (a: GenerationConfig, b: GenerationConfig) -> Bool {
-        a.textEncoder == b.textEncoder && a.denoiser == b.denoiser && a.vae == b.vae && a.scheduler == b.scheduler
-            && a.resolution == b.resolution && a.aspectRatio == b.aspectRatio && a.imageSize == b.imageSize
-            && a.numFrames == b.numFrames && a.fps == b.fps && a.frameInterval == b.frameInterval && a.saveFPS == b.saveFPS
-            && a.seed == b.seed && a.batchSize == b.batchSize && a.numSample == b.numSample
-            && a.prompts == b.prompts && a.promptPath == b.promptPath
-            && a.aes == b.aes && a.flow == b.flow && a.cameraMotion == b.cameraMotion
-            && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
-            && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.align == b.align
-            && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
-            && a.cache == b.cache
-    }
 }
 
-struct Provenance: Sendable {
+/// Where values came from, for error messages. Not part of a config's value: any two are equal,
+/// so GenerationConfig's synthesized == compares settings only.
+struct Provenance: Equatable, Sendable {
     var source = "defaults"
     var lines: [String: Int] = [:]
     var overridden: Set<String> = []
@@ -255,4 +244,6 @@ struct Provenance: Sendable {
     var saveFPSGiven = false
 
     var checker: ConfigChecker { ConfigChecker(source: source, lines: lines, overridden: overridden) }
+
+    static func == (a: Provenance, b: Provenance) -> Bool { true }
 }
