@@ -15,7 +15,7 @@ public enum BLAS {
     /// How long an idle OpenBLAS worker spins (calling sched_yield) before it sleeps, as the
     /// exponent of a cycle count: OpenBLAS's default is 2^28 cycles, ~0.1 s. Between GEMMs our own
     /// threads run on the same cores, and a spinning worker takes CPU from them; 2^4 (sleep at once,
-    /// tens of microseconds to wake per GEMM) made STDiT3-XL/2 ~10% faster (docs/performance.md).
+    /// tens of microseconds to wake per GEMM) made STDiT3-XL/2 faster (measured in docs/performance.md).
     /// A user's OPENBLAS_THREAD_TIMEOUT wins.
     public static let idleSpinExponent = 4
 
