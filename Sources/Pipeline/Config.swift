@@ -49,26 +49,6 @@ public struct OutputConfig: Equatable, Sendable {
     public init() {}
 }
 
-/// One entry of Open-Sora's mask_strategy: `loop,ref_idx,ref_start,target_start,length,edit_ratio`,
-/// positions in latent frames, negative = from the end; missing trailing fields default to 0,0,0,0,1,0.
-public struct MaskCondition: Equatable, Sendable {
-    public var loop = 0
-    public var referenceIndex = 0
-    public var referenceStart = 0
-    public var targetStart = 0
-    public var length = 1
-    public var editRatio = 0.0
-
-    public init(loop: Int = 0, referenceIndex: Int = 0, referenceStart: Int = 0, targetStart: Int = 0, length: Int = 1, editRatio: Double = 0) {
-        self.loop = loop
-        self.referenceIndex = referenceIndex
-        self.referenceStart = referenceStart
-        self.targetStart = targetStart
-        self.length = length
-        self.editRatio = editRatio
-    }
-}
-
 public struct GenerationConfig: Equatable, Sendable {
     public var textEncoder = TextEncoderConfig()
     public var denoiser = DenoiserConfig()
@@ -208,29 +188,6 @@ public struct GenerationConfig: Equatable, Sendable {
     public static func frameCount(_ spec: String) -> Int? {
         if let n = OpenSoraTables.numFrames[spec] { return n }
         return Int(spec.trimmingCharacters(in: .whitespaces))
-    }
-
-    /// Parses one prompt's mask_strategy ("" = none).
-    public static func parseMaskStrategy(_ text: String) throws -> [MaskCondition] {
-        if text.isEmpty { return [] }
-        return try text.split(separator: ";", omittingEmptySubsequences: false).map { group in
-            let fields = group.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard (1...6).contains(fields.count) else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)' has \(fields.count) fields; expected 1 ... 6")
-            }
-            let all = fields + ["0", "0", "0", "0", "1", "0"].dropFirst(fields.count)
-            let ints = try all.prefix(5).map { f -> Int in
-                guard let v = Int(f) else { throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(f)' is not an integer") }
-                return v
-            }
-            guard let ratio = Double(all[5]), ratio.isFinite else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(all[5])' is not a number")
-            }
-            guard ints[0] >= 0, ints[1] >= 0, ints[4] >= 0 else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': loop, ref_idx and length must not be negative")
-            }
-            return MaskCondition(loop: ints[0], referenceIndex: ints[1], referenceStart: ints[2], targetStart: ints[3], length: ints[4], editRatio: ratio)
-        }
     }
 }
 
