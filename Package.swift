@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore", "Weights"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorCore", "Weights"]),
         .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
         .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
