@@ -45,6 +45,17 @@ final class CLIPTextModelTests: XCTestCase {
         XCTAssertLessThanOrEqual(both.pooled.slice(0..<1).maxAbsDifference(a.pooled), 1e-6)
     }
 
+    /// Same bytes at one thread and at the default count.
+    func testThreadCountDoesNotChangeTheOutput() throws {
+        let m = try CLIPTextModel(weights: Self.randomStore(), heads: 2)
+        let ids = [[18, 3, 4, 19, 19, 19, 19, 19, 19, 19], [18, 5, 19, 19, 19, 19, 19, 19, 19, 19]]
+        let many = try m(ids).lastHiddenState.array
+        let threads = Runtime.threads
+        Runtime.setThreads(1)
+        defer { Runtime.setThreads(threads) }
+        XCTAssertEqual(try m(ids).lastHiddenState.array, many)
+    }
+
     func testBadInput() throws {
         let m = try CLIPTextModel(weights: Self.randomStore(), heads: 2)
         XCTAssertThrowsError(try m([[1, 2, 20]])) { XCTAssertTrue("\($0)".contains("id 20"), "\($0)") }
