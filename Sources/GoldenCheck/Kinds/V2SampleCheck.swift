@@ -3,11 +3,15 @@
 // the shifted schedule, the condition (masks, masked reference, the packed cond of each branch),
 // per step the latent the model sees, its t, the guidance scales and the temporal image
 // guidance, then the final packed latent and the final latent with the reference written back.
+// The constant text inputs (model.txt, model.y_vec) are recomputed with the T5 and CLIP
+// embedders from the case's own text weights (named in weights_file), at those cases' tolerances.
 // Run twice: computing every branch (the reference's arithmetic) and skipping the branches whose
 // contribution is zero; the second also reports the forwards it saved.
 
+import CLIP
 import Foundation
 import Samplers
+import T5
 import TensorCore
 
 enum V2SampleCheck {
@@ -25,6 +29,7 @@ enum V2SampleCheck {
         let cond = pack(setup.condition.modelInput, patch: setup.geometry.patchSize)
         results.all.append(OutputCheck(name: "model.cond", got: concat([cond, cond, Tensor(repeating: 0, shape: cond.shape)], axis: 0),
                                        expected: try c.tensor("model.cond"), tolerance: 0))
+        results.all += try textConditioning(c)
         for skipping in [false, true] {
             results.all += try replay(c, setup, skipping: skipping)
         }
@@ -79,6 +84,38 @@ enum V2SampleCheck {
         checks.append(OutputCheck(name: "forwards made \(forwards) of the reference's \(expected.reference)\(tag)",
                                   mismatches: abs(forwards - expected.made), total: expected.made))
         return checks
+    }
+
+    /// T5 and CLIP on [texts, "" x B, "" x B] against the recorded model.txt and model.y_vec.
+    static func textConditioning(_ c: GoldenCase) throws -> [OutputCheck] {
+        guard let files = c.json["weights_file"] as? [String: Any], let t5File = files["t5"] as? String, let clipFile = files["clip"] as? String,
+              let spiece = files["t5_spiece"] as? String, let vocab = files["clip_vocab"] as? String else {
+            throw GoldenError.badCase(path: c.path, detail: "weights_file must name t5, clip, t5_spiece and clip_vocab")
+        }
+        guard let texts = c.config["texts_after_inference_script"] as? [String] else {
+            throw GoldenError.badCase(path: c.path, detail: "config.texts_after_inference_script missing")
+        }
+        let prompts = texts + [String](repeating: "", count: 2 * texts.count)
+        // The embedder cases beside this one that use the same weights say what the shapes cannot.
+        let t5Case = try siblingCase(c, kind: "v2_t5_embedder", weights: t5File), clipCase = try siblingCase(c, kind: "v2_clip_embedder", weights: clipFile)
+        let extraIds = ((t5Case.config["tokenizer"] as? [String: Any])?["extra_ids"] as? NSNumber)?.intValue ?? 0
+        let heads = ((clipCase.config["CLIPTextConfig"] as? [String: Any])?["num_attention_heads"] as? NSNumber)?.intValue
+        let txtShape = try c.io().shape("model.txt")
+        let t5 = try T5TextEmbedder(tokenizer: try T5Tokenizer(modelPath: c.file(spiece), extraIds: extraIds),
+                                    encoder: try T5Encoder(weights: try c.weights(named: t5File)), maxLength: txtShape[1])
+        let clip = try CLIPTextEmbedder(tokenizer: try CLIPTokenizer(vocabularyPath: c.file(vocab)),
+                                        model: try CLIPTextModel(weights: try c.weights(named: clipFile), heads: heads))
+        return [OutputCheck(name: "model.txt (T5)", got: try t5(prompts), expected: try c.tensor("model.txt"), tolerance: t5Case.tolerance(for: "last_hidden_state")),
+                OutputCheck(name: "model.y_vec (CLIP)", got: try clip(prompts), expected: try c.tensor("model.y_vec"), tolerance: clipCase.tolerance(for: "pooler_output"))]
+    }
+
+    /// The case of `kind` in the same folder whose weights_file is `weights`.
+    static func siblingCase(_ c: GoldenCase, kind: String, weights: String) throws -> GoldenCase {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: c.directory.isEmpty ? "." : c.directory)) ?? []
+        for n in names.sorted() where n.hasSuffix(".json") {
+            if let other = try? GoldenCase(path: c.file(n)), other.kind == kind, other.json["weights_file"] as? String == weights { return other }
+        }
+        throw GoldenError.badCase(path: c.path, detail: "no \(kind) case beside it with weights_file \(weights) (it gives the text model's settings)")
     }
 
     struct Setup {
