@@ -81,7 +81,7 @@ if ProcessInfo.processInfo.environment["OPENSORA_FUZZ"] == "1" {
         ("FuzzImage", ["VideoIO"]),
         ("FuzzConfig", ["Pipeline"]),
         ("FuzzPickle", ["Weights"]),
-        ("FuzzPrompt", ["Pipeline", "T5"]),
+        ("FuzzPrompt", ["Pipeline", "T5", "CLIP"]),
     ]
     package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
     for (name, deps) in fuzzTargets {

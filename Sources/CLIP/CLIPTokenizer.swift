@@ -24,6 +24,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private static let specials = ["<|startoftext|>", "<|endoftext|>"]
     private let lock = NSLock()
     private var cache: [String: [Int]] = [:]
+    private static let cacheLimit = 1 << 16
 
     /// - Parameter vocabularyPath: bpe_simple_vocab_16e6.txt.gz, or vocab.json / merges.txt (or their folder).
     public init(vocabularyPath: String) throws {
@@ -163,7 +164,10 @@ public final class CLIPTokenizer: @unchecked Sendable {
         }
         // Every byte symbol (with and without </w>) is in the vocabulary, so every symbol has an id.
         let ids = symbols.map { vocabulary.ids[$0]! }
-        lock.lock(); cache[word] = ids; lock.unlock()
+        lock.lock()
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }   // bounded for endless prompt streams
+        cache[word] = ids
+        lock.unlock()
         return ids
     }
 }

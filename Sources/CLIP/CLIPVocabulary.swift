@@ -88,11 +88,14 @@ public struct CLIPVocabulary: Sendable {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         let body = lines.first?.hasPrefix("#version") == true ? lines.dropFirst() : lines[...]
         let merges = try body.enumerated().map { i, line in try Self.mergePair(line, line: i + 2, path: mergesPath) }
+        // Every symbol BPE can produce must have an id (the tokenizer relies on it).
+        let needed = ["<|startoftext|>", "<|endoftext|>"] + ByteSymbols.table.flatMap { [String($0), String($0) + "</w>"] }
+            + merges.map { $0.0 + $0.1 }
+        if let missing = needed.first(where: { ids[$0] == nil }) {
+            throw CLIPError.vocabulary(path: vocabJSON, detail: "has no id for '\(missing)' (needed by \((mergesPath as NSString).lastPathComponent))")
+        }
         self.ids = ids
         mergeRanks = Self.ranks(merges)
-        for s in ["<|startoftext|>", "<|endoftext|>"] where ids[s] == nil {
-            throw CLIPError.vocabulary(path: vocabJSON, detail: "has no '\(s)'")
-        }
     }
 
     private static func mergePair(_ line: Substring, line number: Int, path: String) throws -> (String, String) {

@@ -65,9 +65,16 @@ final class CLIPTokenizerTests: XCTestCase {
         let text = try CLIPVocabulary.gunzip(vocabularyPath)
         let merges = text.split(separator: "\n", omittingEmptySubsequences: false)[1...CLIPVocabulary.mergeCount]
         try ("#version: 0.2\n" + merges.joined(separator: "\n") + "\n").write(toFile: dir + "/merges.txt", atomically: true, encoding: .utf8)
-        let hf = try CLIPTokenizer(vocabularyPath: dir)
+        let hf = try CLIPTokenizer(vocabularyPath: dir + "/merges.txt")
         for prompt in ["A red car drives down a busy street at night. 24 FPS.", "café crème, naïve", "中文提示词"] {
             XCTAssertEqual(hf.encodeUntruncated(prompt), Self.tokenizer.encodeUntruncated(prompt), prompt)
+        }
+        // A vocab.json that lacks a merge's result is refused when loaded, naming the file and the symbol.
+        var partial = gz.ids
+        partial["the</w>"] = nil
+        try JSONSerialization.data(withJSONObject: partial).write(to: URL(fileURLWithPath: dir + "/vocab.json"))
+        XCTAssertThrowsError(try CLIPTokenizer(vocabularyPath: dir)) { e in
+            XCTAssertTrue("\(e)".contains(dir + "/vocab.json") && "\(e)".contains("the</w>"), "\(e)")
         }
     }
 }

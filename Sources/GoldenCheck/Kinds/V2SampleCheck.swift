@@ -53,7 +53,7 @@ enum V2SampleCheck {
                 throw GoldenError.badCase(path: c.path, detail: "the sampler made more steps than the \(i) recorded")
             }
             checks.append(OutputCheck(name: "step\(i).img\(tag)", got: pack(x, patch: p), expected: try c.tensor("step\(i).img"), tolerance: tolerance))
-            checks.append(OutputCheck(name: "step\(i).t", got: Tensor(shape: [1], data: [t]), expected: try c.tensor("step\(i).t"), tolerance: 0))
+            checks.append(OutputCheck(name: "step\(i).t\(tag)", got: Tensor(shape: [1], data: [t]), expected: try c.tensor("step\(i).t"), tolerance: 0))
             forwards += branches.count
             let out = try c.tensor("step\(i).out")                                 // [3B, N, C p²], branch-major
             let rows = branches.map { out.slice(($0.rawValue * b)..<(($0.rawValue + 1) * b)) }
@@ -143,10 +143,9 @@ enum V2SampleCheck {
             geometry = try V2LatentGeometry(height: try int("height"), width: try int("width"), frames: try int("num_frames"),
                                             packedChannels: try SamplerCaseFields.int(c, "channel"), patchSize: try SamplerCaseFields.int(c, "patch_size"),
                                             temporalCompression: try int("temporal_reduction"))
-            var guidance = V2Guidance(text: try float("guidance"), image: try float("guidance_img"),
+            let guidance = V2Guidance(text: try float("guidance"), image: try float("guidance_img"),
                                       textOscillation: bool("text_osci"), imageOscillation: bool("image_osci"),
                                       temporalImageGuidance: bool("scale_temporal_osci"))
-            guidance.computeAllBranches = true
             sampler = V2Sampler(steps: try int("num_steps"), guidance: guidance, shift: bool("shift"),
                                 shiftAlpha: (o["flow_shift"] as? NSNumber)?.doubleValue)
             seed = UInt64(try SamplerCaseFields.int(c, "seed"))
