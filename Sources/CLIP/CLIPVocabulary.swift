@@ -8,6 +8,7 @@
 
 import CZlib
 import Foundation
+import TensorCore
 
 public enum CLIPError: Error, CustomStringConvertible, Equatable {
     case vocabulary(path: String, detail: String)
@@ -33,11 +34,16 @@ public struct CLIPVocabulary: Sendable {
     /// The 48,894 merges OpenAI's tokenizer uses (49,408 ids - 512 byte symbols - 2 specials).
     static let mergeCount = 49152 - 256 - 2
 
+    /// Limits on what is read: the files are 1.3 MB (.gz), 3.6 MB (.gz unpacked), 1.6 MB (vocab.json).
+    static let maxFileBytes = 16 << 20, maxUnpackedBytes = 64 << 20
+
     public init(path: String) throws {
+        do {
+            try FileChecks.requireRegularFile(path, what: "CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz, or vocab.json + merges.txt)",
+                                              folderAllowed: true, maxBytes: Self.maxFileBytes)
+        } catch let e as FileCheckError { throw CLIPError.vocabulary(path: path, detail: e.reason) }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CLIPError.vocabulary(path: path, detail: "no such file (expected bpe_simple_vocab_16e6.txt.gz, or a folder with vocab.json and merges.txt)")
-        }
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         if isDirectory.boolValue {
             try self.init(vocabJSON: path + "/vocab.json", merges: path + "/merges.txt")
         } else if path.hasSuffix(".gz") {
@@ -70,20 +76,18 @@ public struct CLIPVocabulary: Sendable {
 
     /// Hugging Face's layout: ids from vocab.json, merges from merges.txt after its "#version" line.
     init(vocabJSON: String, merges mergesPath: String) throws {
-        for p in [vocabJSON, mergesPath] where !FileManager.default.fileExists(atPath: p) {
-            throw CLIPError.vocabulary(path: p, detail: "no such file")
+        func read(_ p: String, _ what: String) throws -> String {
+            do { return try FileChecks.readText(p, what: what, maxBytes: Self.maxFileBytes) }
+            catch let e as FileCheckError { throw CLIPError.vocabulary(path: p, detail: e.reason) }
         }
-        guard let data = FileManager.default.contents(atPath: vocabJSON),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        let json = try read(vocabJSON, "CLIP vocabulary (vocab.json)"), text = try read(mergesPath, "CLIP merges (merges.txt)")
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
             throw CLIPError.vocabulary(path: vocabJSON, detail: "not a JSON object of token -> id")
         }
         var ids: [String: Int] = [:]
         for (k, v) in object {
             guard let n = v as? NSNumber else { throw CLIPError.vocabulary(path: vocabJSON, detail: "id of '\(k)' is not a number") }
             ids[k] = n.intValue
-        }
-        guard let text = try? String(contentsOfFile: mergesPath, encoding: .utf8) else {
-            throw CLIPError.vocabulary(path: mergesPath, detail: "not readable as UTF-8 text")
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         let body = lines.first?.hasPrefix("#version") == true ? lines.dropFirst() : lines[...]
@@ -114,7 +118,7 @@ public struct CLIPVocabulary: Sendable {
 
     /// The whole of a gzip file, decoded as UTF-8 (zlib: Foundation on Linux cannot gunzip).
     static func gunzip(_ path: String) throws -> String {
-        guard let compressed = FileManager.default.contents(atPath: path) else {
+        guard let compressed = FileManager.default.contents(atPath: path) else {     // a regular file of at most 16 MB (checked by init)
             throw CLIPError.vocabulary(path: path, detail: "not readable")
         }
         var stream = z_stream()
@@ -135,7 +139,10 @@ public struct CLIPVocabulary: Sendable {
                     status = inflate(&stream, Z_NO_FLUSH)
                     output.append(out.baseAddress!, count: out.count - Int(stream.avail_out))
                 }
-            } while status == Z_OK
+            } while status == Z_OK && output.count <= maxUnpackedBytes
+        }
+        guard output.count <= maxUnpackedBytes else {
+            throw CLIPError.vocabulary(path: path, detail: "unpacks to more than \(maxUnpackedBytes) bytes; the vocabulary is about 3.6 MB")
         }
         guard status == Z_STREAM_END else {
             throw CLIPError.vocabulary(path: path, detail: "not a complete gzip stream (zlib status \(status))")

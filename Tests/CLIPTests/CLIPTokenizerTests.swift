@@ -43,6 +43,9 @@ final class CLIPTokenizerTests: XCTestCase {
             XCTAssertTrue(s.contains("/nonexistent/bpe_simple_vocab_16e6.txt.gz"), s)
             XCTAssertFalse(s.contains("\n"), s)
         }
+        XCTAssertThrowsError(try CLIPTokenizer(vocabularyPath: "/dev/zero")) { e in
+            XCTAssertTrue("\(e)".contains("/dev/zero") && "\(e)".contains("character device"), "\(e)")
+        }
         XCTAssertThrowsError(try CLIPTokenizer(vocabularyPath: NSTemporaryDirectory())) { e in
             XCTAssertTrue("\(e)".contains("vocab.json"), "\(e)")
         }
