@@ -11,6 +11,7 @@
 // so uncond2 is not needed; with g_txt = 1 as well v = cond; and without any condition (t2v)
 // uncond and uncond2 get identical inputs, so uncond2 = uncond. The skipped forms differ from
 // the reference's arithmetic only by float32 rounding (measured in docs/opensora-v2.md).
+// The image term is the one CFG mix of Guidance.swift (`guided`); the text term is added to it.
 // (This file is kept apart from Guidance.swift so it can be folded into the one guidance.)
 
 import TensorCore
@@ -92,7 +93,7 @@ public struct V2Guidance: Sendable, Equatable {
         for f in 0..<frames {
             let s = perFrame?[f % t] ?? scale
             for j in (f * plane)..<((f + 1) * plane) {
-                let image = ap[j] + s * (bp[j] - ap[j])
+                let image = guided(cond: bp[j], uncond: ap[j], scale: s)      // the one CFG mix: a + s (b - a)
                 let text = g * (cp[j] - dp[j])
                 op[j] = image + text
             }
