@@ -1,11 +1,19 @@
 // Scaled dot-product attention over head-interleaved layouts, so projections feed it without
 // transposes: q: [B, Nq, H*D], k, v: [B, Nk, H*D] -> [B, Nq, H*D].
 //
-// Per (batch, head) it computes scores for a block of query rows with one sgemm (row stride H*D
-// picks the head), adds an optional bias, masks padded keys, takes a float32 softmax, and
-// multiplies by V with a second sgemm that writes straight into the interleaved output.
-// Query rows are processed in blocks so a [Nq, Nk] score matrix is never materialised for long
-// sequences.
+// One fused, blocked kernel (flash-style) for every sequence length:
+//   job = (batch, head, tile of `queryTile` query rows): a fixed partition, so the bytes do not
+//         depend on the thread count (jobs share nothing and each runs the same instructions).
+//   per job, per block of at most `keyBlock(d)` keys (one block for all STDiT sequences):
+//     pack      K block transposed -> kT [D, keys padded to 8], V block -> [keys, D padded to 8]
+//     per 4 query rows:
+//       scores  s[4, keys] = scale * q kT (+ bias, masked keys -inf)     4 rows x 24 keys in registers
+//       softmax online: running max m and sum l per row; O rescaled by exp(m_old - m) when m grows
+//       O      O[4, D] += exp(s - m) V                                   4 rows x 24 columns in registers
+//   out = O / l, written straight into the interleaved output.
+// Scores never leave L1 (4 x keys floats), the packed K and V blocks stay in L2, and no [Nq, Nk]
+// matrix exists. No BLAS call: the products here have K = D or N = D (72), which OpenBLAS
+// re-packs for every call.
 
 public struct AttentionMask: Sendable {
     /// keyValid[b * Nk + j] == true when key j of batch b may be attended to.
@@ -35,6 +43,8 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
     if let bias { precondition(bias.shape == [heads, nq, nk], "attention bias must be [\(heads), \(nq), \(nk)], is \(bias.shape)") }
 
     var out = Tensor(uninitialized: [b, nq, hd])
+    if out.count == 0 { return out }
+    if nk == 0 { out.mutablePointer.update(repeating: 0, count: out.count); return out }   // no keys: zeros, as fully masked rows
     let qp = SendablePointer(q.pointer), kp = SendablePointer(k.pointer), vp = SendablePointer(v.pointer)
     let op = SendablePointer(out.mutablePointer)
     let bp = bias.map { SendablePointer($0.pointer) }
@@ -45,147 +55,238 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
         return SendablePointer(p)
     }
     defer { validCopy?.p.deallocate() }
-    // Few keys (temporal attention: one per latent frame): the products are too small for BLAS
-    // (12 GFLOP/s through sgemm at 15 x 15 x 72); a register kernel does them directly.
-    let direct = nk <= smallKeyLimit
-    let blockRows = direct ? nq : max(1, min(nq, (1 << 16) / max(nk, 1)))     // score block <= 256 KB
-    let blocksPerHead = (nq + blockRows - 1) / blockRows
-    let jobs = b * heads * blocksPerHead
-    let keysPadded = (nk + 15) & ~15
 
-    // One job = one block of query rows of one (batch, head). Small problems: our threads over
-    // jobs with single-threaded BLAS. Huge score blocks: one job at a time with threaded BLAS.
-    let run: @Sendable (Range<Int>) -> Void = { r in
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: direct ? keysPadded * (d + 1) : blockRows * nk)
-        let sums = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
-        defer { scores.deallocate(); sums.deallocate() }
-        for job in r {
-            let blk = job % blocksPerHead
-            let h = (job / blocksPerHead) % heads
-            let bi = job / (blocksPerHead * heads)
-            let r0 = blk * blockRows, rows = min(blockRows, nq - r0)
-            let qh = qp.p + bi * nq * hd + r0 * hd + h * d
-            let kh = kp.p + bi * nk * hd + h * d
-            let vh = vp.p + bi * nk * hd + h * d
-            let oh = op.p + bi * nq * hd + r0 * hd + h * d
-            let biasBlock = bp.map { UnsafePointer($0.p + (h * nq + r0) * nk) }
-            let keyValid = validCopy.map { UnsafePointer($0.p + bi * nk) }
-            if direct {
-                smallKeyAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
-                                  bias: biasBlock, valid: keyValid, scratch: scores)
-            } else {
-                gemmAttention(q: qh, k: kh, v: vh, out: oh, stride: hd, rows: rows, keys: nk, d: d, scale: scale,
-                              bias: biasBlock, valid: keyValid, scores: scores, sums: sums)
-            }
+    let tilesPerHead = (nq + queryTile - 1) / queryTile
+    let jobs = b * heads * tilesPerHead
+    let layout = AttentionScratch.Layout(d: d, keys: nk)
+    parallelFor(jobs) { range in
+        let scratch = AttentionScratch(layout)
+        defer { scratch.deallocate() }
+        for job in range {
+            let tile = job % tilesPerHead, h = (job / tilesPerHead) % heads, bi = job / (tilesPerHead * heads)
+            let r0 = tile * queryTile
+            let head = AttentionHead(
+                q: qp.p + (bi * nq + r0) * hd + h * d, k: kp.p + bi * nk * hd + h * d, v: vp.p + bi * nk * hd + h * d,
+                out: op.p + (bi * nq + r0) * hd + h * d, stride: hd, rows: min(queryTile, nq - r0), keys: nk, d: d,
+                scale: scale, bias: bp.map { UnsafePointer($0.p + (h * nq + r0) * nk) }, biasStride: nk,
+                valid: validCopy.map { UnsafePointer($0.p + bi * nk) })
+            fusedAttention(head, scratch)
         }
-    }
-    let flopsPerJob = 4 * blockRows * nk * d
-    if jobs >= Runtime.threads && flopsPerJob < (1 << 28) {
-        BLAS.singleThreaded { parallelFor(jobs, run) }
-    } else {
-        run(0..<jobs)
     }
     return out
 }
 
-/// Sequences with at most this many keys take `smallKeyAttention`.
-let smallKeyLimit = 64
+/// Query rows per job. Fixed (not derived from the thread count) so results are byte-identical
+/// at any thread count; 64 rows amortise packing K and V (keys x D each) over 64 x keys x D x 4 flops.
+let queryTile = 64
 
-/// One head, a block of query rows, through two sgemms. q: rows x D, k, v: keys x D, out: rows x D,
-/// all with row stride `stride`; bias: rows x keys (contiguous); valid: keys.
-/// scores: rows x keys scratch, sums: rows scratch.
-@inline(__always)
-func gemmAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                   out: UnsafeMutablePointer<Float>, stride: Int, rows: Int, keys: Int, d: Int, scale: Float,
-                   bias: UnsafePointer<Float>?, valid: UnsafePointer<Bool>?,
-                   scores: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
-    // OpenBLAS clears C with a slow scalar loop when beta is 0; start from the bias (or zeros,
-    // a memset) and accumulate with beta 1 instead.
-    if let bias { scores.update(from: bias, count: rows * keys) } else { scores.update(repeating: 0, count: rows * keys) }
-    sgemm(transB: true, m: rows, n: keys, k: d, alpha: scale, a: q, lda: stride, b: k, ldb: stride, beta: 1, c: scores, ldc: keys)
-    for i in 0..<rows {
-        let row = scores + i * keys
-        if let valid { for j in 0..<keys where !valid[j] { row[j] = -.infinity } }
-        sums[i] = expShiftedRow(row, keys)
+/// Query rows per register tile of the score and output products.
+let microRows = 4
+
+/// Keys per block: K and V blocks of at most 32K floats each (2 x 128 KB, in L2). Multiple of 16.
+/// D = 72 gives 448, so STDiT's spatial (144 / 405 keys), temporal (15) and cross (300) attention
+/// take one block; VAE attention (D = 512, thousands of keys) runs the online softmax over blocks of 64.
+func keyBlock(d: Int) -> Int { max(16, min(512, ((1 << 15) / max(d, 1)) & ~15)) }
+
+/// One (batch, head, query tile): q, out: rows x D, k, v: keys x D, all at row stride `stride`;
+/// bias: rows x keys at `biasStride`; valid: keys.
+struct AttentionHead {
+    let q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
+    let stride: Int, rows: Int, keys: Int, d: Int
+    let scale: Float
+    let bias: UnsafePointer<Float>?, biasStride: Int
+    let valid: UnsafePointer<Bool>?
+}
+
+/// A worker's buffers, reused across its jobs.
+struct AttentionScratch {
+    struct Layout {
+        let d: Int, dPadded: Int, block: Int, blockPadded: Int
+        init(d: Int, keys: Int) {
+            self.d = d
+            dPadded = (d + 7) & ~7
+            block = min(keyBlock(d: d), keys)
+            blockPadded = (block + 7) & ~7
+        }
     }
-    for i in 0..<rows { (out + i * stride).update(repeating: 0, count: d) }
-    sgemm(m: rows, n: d, k: keys, a: scores, lda: keys, b: v, ldb: stride, beta: 1, c: out, ldc: stride)
-    // The softmax's normalisation, on D outputs per row rather than `keys` weights.
-    for i in 0..<rows {
-        let inv = sums[i] > 0 ? 1 / sums[i] : 0
-        let o = out + i * stride
-        for j in 0..<d { o[j] *= inv }
+    let layout: Layout
+    let kT: UnsafeMutablePointer<Float>        // [D, blockPadded]: the key block transposed
+    let v: UnsafeMutablePointer<Float>         // [block, dPadded]: the value block, zero-padded columns
+    let scores: UnsafeMutablePointer<Float>    // [microRows, blockPadded]
+    let q: UnsafeMutablePointer<Float>         // [microRows, D]: the register tile's query rows
+    let o: UnsafeMutablePointer<Float>         // [queryTile, dPadded]: unnormalised outputs
+    let runningMax: UnsafeMutablePointer<Float>, runningSum: UnsafeMutablePointer<Float>   // [queryTile]
+
+    init(_ l: Layout) {
+        layout = l
+        kT = .allocate(capacity: l.d * l.blockPadded)
+        v = .allocate(capacity: l.block * l.dPadded)
+        scores = .allocate(capacity: microRows * l.blockPadded)
+        q = .allocate(capacity: microRows * l.d)
+        o = .allocate(capacity: queryTile * l.dPadded)
+        runningMax = .allocate(capacity: queryTile); runningSum = .allocate(capacity: queryTile)
+        // Padding lanes are read by the products and must hold numbers (their results are ignored).
+        kT.initialize(repeating: 0, count: l.d * l.blockPadded)
+        v.initialize(repeating: 0, count: l.block * l.dPadded)
+    }
+
+    func deallocate() {
+        kT.deallocate(); v.deallocate(); scores.deallocate(); q.deallocate(); o.deallocate()
+        runningMax.deallocate(); runningSum.deallocate()
     }
 }
 
-/// The same for at most `smallKeyLimit` keys, in registers: K is transposed once into
-/// [D, keys padded to 16] so each query row's scores are 8-wide FMAs over the keys, and each
-/// output row is accumulated 32 columns at a time over the keys. Independent accumulators keep
-/// the FMA chains short. scratch: (keys padded to 16) x (D + 1) floats.
 @inline(__always)
-func smallKeyAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                       out: UnsafeMutablePointer<Float>, stride: Int, rows: Int, keys: Int, d: Int, scale: Float,
-                       bias: UnsafePointer<Float>?, valid: UnsafePointer<Bool>?, scratch: UnsafeMutablePointer<Float>) {
-    typealias V8 = SIMD8<Float>
-    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
-    @inline(__always) func store(_ x: V8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: V8.self) }
-    let kp = (keys + 15) & ~15
-    let kT = scratch, s = scratch + d * kp
-    for c in 0..<d {
-        let dst = kT + c * kp
-        for j in 0..<keys { dst[j] = k[j * stride + c] }
-        for j in keys..<kp { dst[j] = 0 }
+func fusedAttention(_ a: AttentionHead, _ w: AttentionScratch) {
+    let l = w.layout, d = a.d, dp = l.dPadded, kbp = l.blockPadded
+    var k0 = 0
+    while k0 < a.keys {
+        let count = min(l.block, a.keys - k0), first = k0 == 0
+        // pack: kT[c, j] = k[k0 + j, c]; v rows contiguous. Columns count..<kbp of kT keep the
+        // zeros (or an earlier block's keys): their scores are computed and never read.
+        for j in 0..<count {
+            let kj = a.k + (k0 + j) * a.stride
+            for c in 0..<d { w.kT[c * kbp + j] = kj[c] }
+            (w.v + j * dp).update(from: a.v + (k0 + j) * a.stride, count: d)
+        }
+        var i0 = 0
+        while i0 < a.rows {
+            let rows = min(microRows, a.rows - i0)
+            for r in 0..<microRows {
+                if r < rows { (w.q + r * d).update(from: a.q + (i0 + r) * a.stride, count: d) }
+                else { (w.q + r * d).update(repeating: 0, count: d) }
+            }
+            scoreTile(q: w.q, d: d, kT: w.kT, kStride: kbp, vectors: (count + 7) / 8, scale: a.scale, s: w.scores)
+            // The online softmax, row by row: exp(s - m) in place, the sum and the max carried over
+            // key blocks, and earlier blocks' outputs rescaled when the max grows.
+            for r in 0..<rows {
+                let i = i0 + r, s = w.scores + r * kbp
+                if let bias = a.bias { let br = bias + i * a.biasStride + k0; for j in 0..<count { s[j] += br[j] } }
+                if let valid = a.valid { for j in 0..<count where !valid[k0 + j] { s[j] = -.infinity } }
+                let blockMax = rowMax(s, count)
+                let previous = first ? -Float.infinity : w.runningMax[i]
+                let m = Swift.max(previous, blockMax)
+                let sum = expShiftedRow(s, count, shift: m)
+                if first || previous == -.infinity {
+                    w.runningSum[i] = sum
+                } else if m > previous {
+                    let correction = expApprox(previous - m)
+                    w.runningSum[i] = w.runningSum[i] * correction + sum
+                    let o = w.o + i * dp
+                    for c in 0..<dp { o[c] *= correction }
+                } else {
+                    w.runningSum[i] += sum
+                }
+                w.runningMax[i] = m
+            }
+            // Rows of a previous all-masked block hold zeros in O, so "first" only means O is unset.
+            outputTile(p: w.scores, pStride: kbp, keys: count, v: w.v, dPadded: dp, o: w.o + i0 * dp, accumulate: !first)
+            i0 += microRows
+        }
+        k0 += count
     }
-    for i in 0..<rows {
-        let qi = q + i * stride
-        // scores: 16 keys at a time, even and odd channels in separate accumulators.
-        var j0 = 0
-        while j0 < kp {
-            var a0 = V8(), a1 = V8(), b0 = V8(), b1 = V8()
-            var c = 0
-            while c + 2 <= d {
-                let x0 = V8(repeating: qi[c]), x1 = V8(repeating: qi[c + 1])
-                let r0 = kT + c * kp + j0, r1 = r0 + kp
-                a0 = a0.addingProduct(x0, load(r0)); b0 = b0.addingProduct(x0, load(r0 + 8))
-                a1 = a1.addingProduct(x1, load(r1)); b1 = b1.addingProduct(x1, load(r1 + 8))
-                c += 2
-            }
-            if c < d {
-                let x0 = V8(repeating: qi[c]), r0 = kT + c * kp + j0
-                a0 = a0.addingProduct(x0, load(r0)); b0 = b0.addingProduct(x0, load(r0 + 8))
-            }
-            store((a0 + a1) * scale, s + j0)
-            store((b0 + b1) * scale, s + j0 + 8)
-            j0 += 16
+    // out = O / l; a row whose keys were all masked has l = 0 and becomes zeros.
+    for i in 0..<a.rows {
+        let sum = w.runningSum[i], inv: Float = sum > 0 ? 1 / sum : 0
+        let o = w.o + i * dp, dst = a.out + i * a.stride
+        for c in 0..<d { dst[c] = o[c] * inv }
+    }
+}
+
+typealias Float8 = SIMD8<Float>
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
+@inline(__always) func store8(_ x: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: Float8.self) }
+
+/// s[r, 8j..<8j+8] = scale * q[r, :] . kT[:, 8j..<8j+8] for the 4 rows of q ([4, D], contiguous)
+/// and `vectors` groups of 8 keys: 24 keys x 4 rows in 12 accumulators, then 8 at a time.
+@inline(__always)
+func scoreTile(q: UnsafePointer<Float>, d: Int, kT: UnsafePointer<Float>, kStride: Int, vectors: Int,
+               scale: Float, s: UnsafeMutablePointer<Float>) {
+    let q0 = q, q1 = q + d, q2 = q + 2 * d, q3 = q + 3 * d
+    let s0 = s, s1 = s + kStride, s2 = s + 2 * kStride, s3 = s + 3 * kStride
+    var j = 0
+    while j + 24 <= vectors * 8 {
+        var a0 = Float8(), b0 = Float8(), c0 = Float8()
+        var a1 = Float8(), b1 = Float8(), c1 = Float8()
+        var a2 = Float8(), b2 = Float8(), c2 = Float8()
+        var a3 = Float8(), b3 = Float8(), c3 = Float8()
+        var kc = kT + j
+        for c in 0..<d {
+            let ka = load8(kc), kb = load8(kc + 8), kx = load8(kc + 16)
+            var x = Float8(repeating: q0[c])
+            a0 = a0.addingProduct(x, ka); b0 = b0.addingProduct(x, kb); c0 = c0.addingProduct(x, kx)
+            x = Float8(repeating: q1[c])
+            a1 = a1.addingProduct(x, ka); b1 = b1.addingProduct(x, kb); c1 = c1.addingProduct(x, kx)
+            x = Float8(repeating: q2[c])
+            a2 = a2.addingProduct(x, ka); b2 = b2.addingProduct(x, kb); c2 = c2.addingProduct(x, kx)
+            x = Float8(repeating: q3[c])
+            a3 = a3.addingProduct(x, ka); b3 = b3.addingProduct(x, kb); c3 = c3.addingProduct(x, kx)
+            kc += kStride
         }
-        if let bias { let bi = bias + i * keys; for j in 0..<keys { s[j] += bi[j] } }
-        if let valid { for j in 0..<keys where !valid[j] { s[j] = -.infinity } }
-        let total = expShiftedRow(s, keys)
-        let inv: Float = total > 0 ? 1 / total : 0
-        // out row: 32 columns at a time (4 accumulators), then 8, then single columns.
-        let oi = out + i * stride
-        var c0 = 0
-        while c0 + 32 <= d {
-            var o0 = V8(), o1 = V8(), o2 = V8(), o3 = V8()
-            for j in 0..<keys {
-                let p = V8(repeating: s[j]), vj = v + j * stride + c0
-                o0 = o0.addingProduct(p, load(vj)); o1 = o1.addingProduct(p, load(vj + 8))
-                o2 = o2.addingProduct(p, load(vj + 16)); o3 = o3.addingProduct(p, load(vj + 24))
-            }
-            store(o0 * inv, oi + c0); store(o1 * inv, oi + c0 + 8); store(o2 * inv, oi + c0 + 16); store(o3 * inv, oi + c0 + 24)
-            c0 += 32
+        store8(a0 * scale, s0 + j); store8(b0 * scale, s0 + j + 8); store8(c0 * scale, s0 + j + 16)
+        store8(a1 * scale, s1 + j); store8(b1 * scale, s1 + j + 8); store8(c1 * scale, s1 + j + 16)
+        store8(a2 * scale, s2 + j); store8(b2 * scale, s2 + j + 8); store8(c2 * scale, s2 + j + 16)
+        store8(a3 * scale, s3 + j); store8(b3 * scale, s3 + j + 8); store8(c3 * scale, s3 + j + 16)
+        j += 24
+    }
+    while j < vectors * 8 {
+        var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+        var kc = kT + j
+        for c in 0..<d {
+            let ka = load8(kc)
+            a0 = a0.addingProduct(Float8(repeating: q0[c]), ka); a1 = a1.addingProduct(Float8(repeating: q1[c]), ka)
+            a2 = a2.addingProduct(Float8(repeating: q2[c]), ka); a3 = a3.addingProduct(Float8(repeating: q3[c]), ka)
+            kc += kStride
         }
-        while c0 + 8 <= d {
-            var o0 = V8()
-            for j in 0..<keys { o0 = o0.addingProduct(V8(repeating: s[j]), load(v + j * stride + c0)) }
-            store(o0 * inv, oi + c0)
-            c0 += 8
+        store8(a0 * scale, s0 + j); store8(a1 * scale, s1 + j); store8(a2 * scale, s2 + j); store8(a3 * scale, s3 + j)
+        j += 8
+    }
+}
+
+/// o[r, :] (+)= sum over keys j of p[r, j] * v[j, :] for 4 rows: o rows at stride dPadded, v: [keys, dPadded];
+/// 24 columns x 4 rows in 12 accumulators, then 8 at a time. `accumulate` false overwrites o.
+@inline(__always)
+func outputTile(p: UnsafePointer<Float>, pStride: Int, keys: Int, v: UnsafePointer<Float>, dPadded dp: Int,
+                o: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    let p0 = p, p1 = p + pStride, p2 = p + 2 * pStride, p3 = p + 3 * pStride
+    let o0 = o, o1 = o + dp, o2 = o + 2 * dp, o3 = o + 3 * dp
+    @inline(__always) func start(_ x: UnsafeMutablePointer<Float>) -> Float8 { accumulate ? load8(x) : Float8() }
+    var c = 0
+    while c + 24 <= dp {
+        var a0 = start(o0 + c), b0 = start(o0 + c + 8), c0 = start(o0 + c + 16)
+        var a1 = start(o1 + c), b1 = start(o1 + c + 8), c1 = start(o1 + c + 16)
+        var a2 = start(o2 + c), b2 = start(o2 + c + 8), c2 = start(o2 + c + 16)
+        var a3 = start(o3 + c), b3 = start(o3 + c + 8), c3 = start(o3 + c + 16)
+        var vj = v + c
+        for j in 0..<keys {
+            let va = load8(vj), vb = load8(vj + 8), vx = load8(vj + 16)
+            var x = Float8(repeating: p0[j])
+            a0 = a0.addingProduct(x, va); b0 = b0.addingProduct(x, vb); c0 = c0.addingProduct(x, vx)
+            x = Float8(repeating: p1[j])
+            a1 = a1.addingProduct(x, va); b1 = b1.addingProduct(x, vb); c1 = c1.addingProduct(x, vx)
+            x = Float8(repeating: p2[j])
+            a2 = a2.addingProduct(x, va); b2 = b2.addingProduct(x, vb); c2 = c2.addingProduct(x, vx)
+            x = Float8(repeating: p3[j])
+            a3 = a3.addingProduct(x, va); b3 = b3.addingProduct(x, vb); c3 = c3.addingProduct(x, vx)
+            vj += dp
         }
-        while c0 < d {
-            var acc: Float = 0
-            for j in 0..<keys { acc = acc.addingProduct(s[j], v[j * stride + c0]) }
-            oi[c0] = acc * inv
-            c0 += 1
+        store8(a0, o0 + c); store8(b0, o0 + c + 8); store8(c0, o0 + c + 16)
+        store8(a1, o1 + c); store8(b1, o1 + c + 8); store8(c1, o1 + c + 16)
+        store8(a2, o2 + c); store8(b2, o2 + c + 8); store8(c2, o2 + c + 16)
+        store8(a3, o3 + c); store8(b3, o3 + c + 8); store8(c3, o3 + c + 16)
+        c += 24
+    }
+    while c < dp {
+        var a0 = start(o0 + c), a1 = start(o1 + c), a2 = start(o2 + c), a3 = start(o3 + c)
+        var vj = v + c
+        for j in 0..<keys {
+            let va = load8(vj)
+            a0 = a0.addingProduct(Float8(repeating: p0[j]), va); a1 = a1.addingProduct(Float8(repeating: p1[j]), va)
+            a2 = a2.addingProduct(Float8(repeating: p2[j]), va); a3 = a3.addingProduct(Float8(repeating: p3[j]), va)
+            vj += dp
         }
+        store8(a0, o0 + c); store8(a1, o1 + c); store8(a2, o2 + c); store8(a3, o3 + c)
+        c += 8
     }
 }
