@@ -29,8 +29,10 @@ def engine_run(binary, component, latent, threads, extra=()):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def engine_attention(binary, threads, repeats):
-    out = subprocess.run([binary, "bench", "--component", "attention", "--threads", str(threads), "--repeat", str(repeats)],
+def engine_attention(binary, threads, repeats, shape=None):
+    """The engine's attention bench: its default STDiT3 shapes, or one B,Nq,Nk,heads,headDim shape."""
+    args = ["--shape", ",".join(map(str, shape))] if shape else []
+    out = subprocess.run([binary, "bench", "--component", "attention", "--threads", str(threads), "--repeat", str(repeats), *args],
                          check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.strip().splitlines()]
 
@@ -58,12 +60,12 @@ def torch_attention(shape, threads, repeats):
 
 
 def attention_workload(a):
-    baseline = {tuple(r["shape"]): r for r in engine_attention(a.baseline_engine, a.threads, a.repeat)} if a.baseline_engine else {}
     for eng in engine_attention(a.engine, a.threads, a.repeat):
         shape = tuple(eng["shape"])
         strided, contiguous = torch_attention(shape, a.threads, a.repeat)
+        # The baseline gets each shape explicitly (older binaries have no default shape list).
+        base = engine_attention(a.baseline_engine, a.threads, a.repeat, shape)[0] if a.baseline_engine else None
         flops = 4.0 * math.prod(shape)
-        base = baseline.get(shape)
         print(json.dumps({"workload": "attention", "name": eng["name"], "shape": list(shape), "threads": a.threads,
                           "engine_seconds": eng["seconds"], "engine_gflops": eng["gflops"],
                           "baseline_engine_seconds": base and base["seconds"],

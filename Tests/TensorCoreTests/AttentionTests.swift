@@ -46,10 +46,10 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// Masks and a score bias, including a mask whose first key block (448 keys at D = 72) is
-    /// entirely masked, so the online softmax starts from a block that contributes nothing, a
-    /// batch with every key masked (zeros), and scores large enough that the running max grows
-    /// from block to block (earlier blocks' outputs are rescaled).
+    /// Masks and a score bias over 1000 keys (4 online-softmax blocks of 250): a mask whose first
+    /// two blocks are entirely masked (skipped), one whose last blocks are, a batch with every key
+    /// masked (zeros), and a bias rising with the key index so the running max grows from block
+    /// to block (earlier blocks' outputs are rescaled).
     func testMasksBiasAndOnlineSoftmax() {
         let (b, nq, nk, h, d) = (4, 21, 1000, 2, 72)
         let q = randomTensor([b, nq, h * d], seed: 41), k = randomTensor([b, nk, h * d], seed: 42), v = randomTensor([b, nk, h * d], seed: 43)
@@ -58,9 +58,9 @@ final class AttentionTests: XCTestCase {
         for i in 0..<(h * nq) { for j in 0..<nk { bias.mutablePointer[i * nk + j] += Float(j) / 100 } }
         var valid = [Bool]()
         valid += (0..<nk).map { _ in true }
-        valid += (0..<nk).map { $0 >= 500 && $0 % 3 != 0 }       // first block masked
+        valid += (0..<nk).map { $0 >= 500 && $0 % 3 != 0 }       // first two blocks masked
         valid += (0..<nk).map { _ in false }                      // every key masked
-        valid += (0..<nk).map { $0 < 450 }                        // two keys in the second block
+        valid += (0..<nk).map { $0 < 450 }                        // last two blocks masked
         let mask = AttentionMask(keyValid: valid, keys: nk)
         let out = attention(q: q, k: k, v: v, heads: h, scale: 0.9, mask: mask, bias: bias)
         let ref = Self.reference(q: q, k: k, v: v, heads: h, scale: 0.9, mask: mask, bias: bias)
