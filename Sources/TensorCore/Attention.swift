@@ -148,9 +148,11 @@ func fusedAttention(_ a: AttentionHead, _ w: AttentionScratch) {
     while i0 < a.rows {
         let rows = min(mq, a.rows - i0), groups = (rows + 3) / 4
         // qT[c, r] = q[i0 + r, c]; rows past the end are zeros (their results are never written).
-        for r in 0..<mq {
-            if r < rows { let src = a.q + (i0 + r) * a.stride; for c in 0..<d { w.qT[c * mq + r] = src[c] } }
-            else { for c in 0..<d { w.qT[c * mq + r] = 0 } }
+        // Channel-major with contiguous stores (the row-major order compiled to lane extracts).
+        if rows < mq { w.qT.update(repeating: 0, count: d * mq) }
+        for c in 0..<d {
+            let dst = w.qT + c * mq, src = a.q + i0 * a.stride + c
+            for r in 0..<rows { dst[r] = src[r * a.stride] }
         }
         var max0 = Float8(repeating: -.infinity), max1 = max0, sum0 = Float8(), sum1 = Float8()
         var started = false                                // O holds a block's output
