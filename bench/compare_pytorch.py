@@ -60,13 +60,22 @@ def torch_attention(shape, threads, repeats):
 
 
 def attention_workload(a):
-    for eng in engine_attention(a.engine, a.threads, a.repeat):
-        shape = tuple(eng["shape"])
-        strided, contiguous = torch_attention(shape, a.threads, a.repeat)
-        # The baseline gets each shape explicitly (older binaries have no default shape list).
-        base = engine_attention(a.baseline_engine, a.threads, a.repeat, shape)[0] if a.baseline_engine else None
+    # The shapes come from the engine; each is then timed in `--rounds` interleaved rounds (engine,
+    # PyTorch, baseline engine) keeping each one's best, so load drift on a shared machine hits all
+    # three alike. The baseline gets each shape explicitly (older binaries have no default list).
+    for listed in engine_attention(a.engine, a.threads, 1):
+        shape = tuple(listed["shape"])
+        eng, base, strided, contiguous = None, None, math.inf, math.inf
+        for _ in range(a.rounds):
+            e = engine_attention(a.engine, a.threads, a.repeat, shape)[0]
+            eng = e if eng is None or e["seconds"] < eng["seconds"] else eng
+            st, ct = torch_attention(shape, a.threads, a.repeat)
+            strided, contiguous = min(strided, st), min(contiguous, ct)
+            if a.baseline_engine:
+                b = engine_attention(a.baseline_engine, a.threads, a.repeat, shape)[0]
+                base = b if base is None or b["seconds"] < base["seconds"] else base
         flops = 4.0 * math.prod(shape)
-        print(json.dumps({"workload": "attention", "name": eng["name"], "shape": list(shape), "threads": a.threads,
+        print(json.dumps({"workload": "attention", "name": listed["name"], "shape": list(shape), "threads": a.threads,
                           "engine_seconds": eng["seconds"], "engine_gflops": eng["gflops"],
                           "baseline_engine_seconds": base and base["seconds"],
                           "baseline_engine_gflops": base and base["gflops"],
@@ -179,7 +188,8 @@ def main():
     p.add_argument("--workloads", nargs="+", default=["stdit3-xl2", "vae-v1.2-decode"])
     p.add_argument("--batch", type=int, default=8, help="dit-xl2: images (the model runs on twice as many rows)")
     p.add_argument("--baseline-engine", help="attention: an older engine binary timed on the same shapes in this command")
-    p.add_argument("--repeat", type=int, default=5, help="attention: calls per shape (best is kept)")
+    p.add_argument("--repeat", type=int, default=5, help="attention: calls per shape and round (best is kept)")
+    p.add_argument("--rounds", type=int, default=3, help="attention: interleaved rounds per shape (best is kept)")
     a = p.parse_args()
     needs_checkout = [wl for wl in a.workloads if wl not in ("dit-xl2", "attention")]
     if a.opensora:
