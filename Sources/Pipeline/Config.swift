@@ -4,6 +4,7 @@
 // Unset keys take Open-Sora v1.2's inference defaults (configs/opensora-v1-2/inference/sample.py).
 
 import Foundation
+import TensorCore
 import Yams
 
 /// Precision the reference runs STDiT and the VAE in. The engine computes in float32; bf16/fp16
@@ -113,6 +114,8 @@ public struct GenerationConfig: Equatable, Sendable {
     public var output = OutputConfig()
     /// Step caching (TeaCache, PAB); `none` by default.
     public var cache = CacheConfig()
+    /// The denoiser blocks' linears: `none` (float32, exact) or `int8` (docs/quantization.md).
+    public var quantize = Quantization.none
 
     /// Where values came from, for error messages; ignored by ==.
     var provenance = Provenance()
@@ -233,7 +236,7 @@ public struct GenerationConfig: Equatable, Sendable {
             && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
             && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.align == b.align
             && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
-            && a.cache == b.cache
+            && a.cache == b.cache && a.quantize == b.quantize
     }
 }
 

@@ -44,7 +44,8 @@ struct STDiT3Model: DenoisingModel {
     init(config: GenerationConfig) throws {
         let (path, store) = try openDenoiserWeights(config)
         model = try STDiT3(weights: store, config: try STDiTConfig.inferred(from: store, numHeads: config.denoiser.numHeads,
-                                                                             inputSqSize: config.denoiser.inputSqSize))
+                                                                             inputSqSize: config.denoiser.inputSqSize),
+                       quantization: config.quantize)
         try checkDenoiserSizes(model.config, path: path, name: "STDiT3", config: config)
     }
 

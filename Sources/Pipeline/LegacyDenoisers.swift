@@ -51,7 +51,7 @@ struct STDiTV1Model: DenoisingModel {
 
     init(config: GenerationConfig) throws {
         let (path, store) = try openDenoiserWeights(config)
-        model = try STDiTV1(weights: store, numHeads: config.denoiser.numHeads)
+        model = try STDiTV1(weights: store, numHeads: config.denoiser.numHeads, quantization: config.quantize)
         try checkDenoiserSizes(model.config, path: path, name: "STDiT (v1.0)", config: config)
         try checkPositionScale(store, table: "pos_embed", scale: config.denoiser.spaceScale, key: "space_scale", path: path)
         try checkPositionScale(store, table: "pos_embed_temporal", scale: config.denoiser.timeScale, key: "time_scale", path: path)
@@ -78,7 +78,7 @@ struct STDiT2Model: DenoisingModel {
             throw PipelineError("\(path): checkpoint \(c.qkNorm ? "has" : "has no") q/k norm weights, but model.denoiser.qk_norm is \(d.qkNorm)")
         }
         c.qkNormLegacy = d.qkNormLegacy
-        model = try STDiT2(weights: store, config: c)
+        model = try STDiT2(weights: store, config: c, quantization: config.quantize)
         try checkDenoiserSizes(model.config, path: path, name: "STDiT2 (v1.1)", config: config)
     }
 
