@@ -32,7 +32,7 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale",
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        // oneDNN's int8 GEMM for `--quantize int8` (no pkg-config file in Debian; the module map links -ldnnl).
+        // oneDNN's int8 GEMM for `--quantize int8` (Debian ships no pkg-config file; the module map links dnnl).
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // C++ shim with a C API over libsentencepiece.
         .target(name: "CSentencePiece",

@@ -11,7 +11,9 @@ import Samplers
 func openDenoiserWeights(_ config: GenerationConfig) throws -> (path: String, store: WeightStore) {
     let path = try WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type),
                                          option: "model.denoiser.path")
-    return (path, HalfPrecision.store(try Checkpoint.open(path), dtype: config.dtype))
+    // int8 linears are quantised from the file's own values (a bf16 copy would only add memory).
+    let store = try Checkpoint.open(path)
+    return (path, config.quantize == .int8 ? store : HalfPrecision.store(store, dtype: config.dtype))
 }
 
 /// The checkpoint's sizes must be the configured ones, and its caption input the text encoder's output.

@@ -39,16 +39,14 @@ struct Linear {
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
 
-    /// The suffix of the per-output-channel scales of an int8 weight in a checkpoint.
-    static let scaleSuffix = "_scale"
-
     init(_ p: ParameterScope, in inF: Int, out outF: Int, bias hasBias: Bool = true) throws {
         let name = p.prefix + "weight"
-        if let info = p.store.info(name), info.dtype == .i8 {
+        let info = p.store.info(name)
+        if let info, info.dtype == .i8 {
             // An int8 file: values and scales as stored, whatever the option says.
             let src = p.store.sourceDescription
             guard info.shape == [outF, inF] else { throw WeightsError.shapeMismatch(name: name, source: src, expected: [outF, inF], found: info.shape) }
-            let scaleName = name + Self.scaleSuffix
+            let scaleName = name + Int8Weight.scaleSuffix
             guard let s = p.store.info(scaleName) else { throw WeightsError.missingTensor(name: scaleName, source: src) }
             guard s.shape == [outF] else { throw WeightsError.shapeMismatch(name: scaleName, source: src, expected: [outF], found: s.shape) }
             guard s.dtype == .f32 else { throw WeightsError.dtypeMismatch(name: scaleName, source: src, expected: "F32", found: s.dtype.rawValue) }

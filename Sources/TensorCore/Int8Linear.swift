@@ -37,6 +37,9 @@ public enum Quantization: String, Sendable, CaseIterable {
 public final class Int8Weight: @unchecked Sendable {
     public let name: String
     public let outFeatures: Int, inFeatures: Int
+    /// In a checkpoint, an int8 weight `X.weight` (I8 [out, in]) has its scales in
+    /// `X.weight_scale` (F32 [out]).
+    public static let scaleSuffix = "_scale"
     /// [out, in], row-major.
     public let values: UnsafePointer<Int8>
     /// [out]: W[n, :] ~ scales[n] * values[n, :].
@@ -130,55 +133,53 @@ public enum Int8GEMM {
         return isa & 0x40 != 0 || isa & 0x400 != 0
     }()
 
-    /// Rows per GEMM call: bounds the int32 product buffer to ~16 MB for any output width.
+    /// Rows per GEMM call: bounds each worker's int32 product buffer to ~16 MB for any output width.
     static func rowsPerChunk(outFeatures n: Int) -> Int { max(64, (4 << 20) / max(n, 1)) }
 
-    /// C[m, n] = A[m, k] B[n, k]^T in int32 (oneDNN, on the engine's thread count).
+    /// C[m, n] = A[m, k] B[n, k]^T in int32, one oneDNN thread: the caller parallelises.
+    /// (oneDNN's own OpenMP threads spin for milliseconds after each call, taking a core from
+    /// the engine's threads; libgomp reads OMP_WAIT_POLICY only when it loads, before `main`.)
     public static func multiply(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<Int8>, m: Int, n: Int, k: Int,
                                 into c: UnsafeMutablePointer<Int32>) {
-        _ = Runtime.configured
-        omp_set_num_threads(Int32(Runtime.parallelRegionActive ? 1 : Runtime.threads))
+        omp_set_num_threads(1)
         var zero: Int32 = 0
         let status = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
-                                       Int64(m), Int64(n), Int64(k), 1, a, Int64(k), 0, b, Int64(k), 0, 0, c, Int64(n), &zero)
+                                       dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), 1, a, dnnl_dim_t(k), 0, b, dnnl_dim_t(k), 0, 0,
+                                       c, dnnl_dim_t(n), &zero)
         precondition(status == dnnl_success, "oneDNN gemm_u8s8s32 failed (status \(status.rawValue)) on \(m)x\(n)x\(k)")
     }
 }
 
 /// out[rows, out] = x[rows, in] W^T + b through the int8 path; `accumulate` adds to out instead
-/// (x += branch, without a temporary). x and out are dense rows.
+/// (x += branch, without a temporary). x and out are dense rows. Each engine worker takes a
+/// slice of rows and runs all three steps on it (quantise, GEMM, dequantise), chunk by chunk,
+/// so there is one fork-join per call and no second thread pool.
 public func int8Linear(_ x: UnsafePointer<Float>, rows m: Int, weight w: Int8Weight, bias: UnsafePointer<Float>?,
                        into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
     let (n, k) = (w.outFeatures, w.inFeatures)
     if m == 0 { return }
-    let chunk = min(m, Int8GEMM.rowsPerChunk(outFeatures: n))
+    let chunk = Int8GEMM.rowsPerChunk(outFeatures: n)
     let levels = Int8GEMM.activationLevels
-    let rowScale = UnsafeMutablePointer<Float>.allocate(capacity: chunk), rowZero = UnsafeMutablePointer<Int32>.allocate(capacity: chunk)
-    defer { rowScale.deallocate(); rowZero.deallocate() }
-    ScratchArena.shared.withBuffer(count: chunk * n) { accF in
-        ScratchArena.shared.withBuffer(count: (chunk * k + 3) / 4) { qF in
-            let acc = SendablePointer(UnsafeMutableRawPointer(accF).assumingMemoryBound(to: Int32.self))
-            let q = SendablePointer(UnsafeMutableRawPointer(qF).assumingMemoryBound(to: UInt8.self))
-            let (xs, os, rs, rz) = (SendablePointer(x), SendablePointer(out), SendablePointer(rowScale), SendablePointer(rowZero))
-            let bs = bias.map { SendablePointer($0) }
-            w.scales.withUnsafeBufferPointer { sc in
-                w.columnSums.withUnsafeBufferPointer { cs in
-                    let (scp, csp) = (SendablePointer(sc.baseAddress!), SendablePointer(cs.baseAddress!))
-                    var r0 = 0
-                    while r0 < m {
-                        let rows = min(chunk, m - r0), first = r0
-                        // Rows -> uint8 with a scale and zero point each.
-                        parallelFor(rows, minPerThread: 16) { r in
-                            int8_quantize_rows(xs.p + (first + r.lowerBound) * k, Int64(r.count), Int64(k), Int64(k), levels,
-                                               q.p + r.lowerBound * k, rs.p + r.lowerBound, rz.p + r.lowerBound)
-                        }
-                        Int8GEMM.multiply(q.p, w.values, m: rows, n: n, k: k, into: acc.p)
-                        // int32 -> float32, + bias (+ out).
-                        parallelFor(rows, minPerThread: max(1, 16384 / n)) { r in
-                            int8_dequantize_rows(acc.p + r.lowerBound * n, Int64(r.count), Int64(n), rs.p + r.lowerBound,
-                                                 rz.p + r.lowerBound, scp.p, csp.p, bs?.p, os.p + (first + r.lowerBound) * n,
-                                                 Int64(n), accumulate ? 1 : 0)
-                        }
+    let (xs, os) = (SendablePointer(x), SendablePointer(out))
+    let bs = bias.map { SendablePointer($0) }
+    w.scales.withUnsafeBufferPointer { sc in
+        w.columnSums.withUnsafeBufferPointer { cs in
+            let (scp, csp, wv) = (SendablePointer(sc.baseAddress!), SendablePointer(cs.baseAddress!), SendablePointer(w.values))
+            // Slices of at least 64 rows: below that the GEMM's own packing of W dominates.
+            parallelFor(m, minPerThread: 64) { slice in
+                ScratchArena.shared.withBuffer(count: chunk * n + (chunk * k + 3) / 4 + 2 * chunk) { buf in
+                    let raw = UnsafeMutableRawPointer(buf)
+                    let acc = raw.assumingMemoryBound(to: Int32.self)
+                    let rowScale = (raw + 4 * chunk * n).assumingMemoryBound(to: Float.self)
+                    let rowZero = (raw + 4 * (chunk * n + chunk)).assumingMemoryBound(to: Int32.self)
+                    let q = (raw + 4 * (chunk * n + 2 * chunk)).assumingMemoryBound(to: UInt8.self)
+                    var r0 = slice.lowerBound
+                    while r0 < slice.upperBound {
+                        let rows = min(chunk, slice.upperBound - r0)
+                        int8_quantize_rows(xs.p + r0 * k, Int64(rows), Int64(k), Int64(k), levels, q, rowScale, rowZero)
+                        Int8GEMM.multiply(q, wv.p, m: rows, n: n, k: k, into: acc)
+                        int8_dequantize_rows(acc, Int64(rows), Int64(n), rowScale, rowZero, scp.p, csp.p, bs?.p,
+                                             os.p + r0 * n, Int64(n), accumulate ? 1 : 0)
                         r0 += rows
                     }
                 }

@@ -18,8 +18,9 @@ enum Int8Bench {
         return (x, Int8Weight(quantizing: WeightTensor(random([n, k], 0.05), name: "bench.weight")))
     }
 
-    /// One JSON line: int8_gemm_gops (oneDNN gemm_u8s8s32 alone), int8_linear_gops (quantise +
-    /// GEMM + dequantise + bias), sgemm_gflops, each the best of `repeats`, and the speedups.
+    /// One JSON line: int8_gemm_one_thread_gops (oneDNN gemm_u8s8s32 alone, on one thread, as each
+    /// engine worker calls it), int8_linear_gops (quantise + GEMM + dequantise + bias on all
+    /// threads), sgemm_gflops (all threads), each the best of `repeats`, and the linear's speedup.
     static func gemm(shape: String, repeats: Int) throws -> String {
         let d = try InputLimits.shape(shape, count: 3, layout: "M,N,K (int8-gemm)")
         let (m, n, k) = (d[0], d[1], d[2])
@@ -44,7 +45,7 @@ enum Int8Bench {
         let linearSeconds = best { int8Linear(x.pointer, rows: m, weight: w, bias: bias.pointer, into: out.mutablePointer) }
         let sgemmSeconds = SGEMMBench.bestSeconds(m: m, n: n, k: k, repeats: max(1, repeats))
         let ops = 2.0 * Double(m) * Double(n) * Double(k) / 1e9
-        return #"{"component":"int8-gemm","shape":[\#(m),\#(n),\#(k)],"int8_gemm_gops":\#(ops / gemmSeconds),"int8_linear_gops":\#(ops / linearSeconds),"sgemm_gflops":\#(ops / sgemmSeconds),"int8_gemm_speedup":\#(sgemmSeconds / gemmSeconds),"int8_linear_speedup":\#(sgemmSeconds / linearSeconds),"activation_levels":\#(Int8GEMM.activationLevels),"vnni":\#(Int8GEMM.hasVNNI),\#(runtimeJSONFields)}"#
+        return #"{"component":"int8-gemm","shape":[\#(m),\#(n),\#(k)],"int8_gemm_one_thread_gops":\#(ops / gemmSeconds),"int8_linear_gops":\#(ops / linearSeconds),"sgemm_gflops":\#(ops / sgemmSeconds),"int8_linear_speedup":\#(sgemmSeconds / linearSeconds),"activation_levels":\#(Int8GEMM.activationLevels),"vnni":\#(Int8GEMM.hasVNNI),\#(runtimeJSONFields)}"#
     }
 
     /// Average GOP/s of the whole int8 linear cycling through `shapes` ([(N, K)] at M rows) for
