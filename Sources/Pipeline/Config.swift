@@ -50,26 +50,6 @@ public struct OutputConfig: Equatable, Sendable {
     public init() {}
 }
 
-/// One entry of Open-Sora's mask_strategy: `loop,ref_idx,ref_start,target_start,length,edit_ratio`,
-/// positions in latent frames, negative = from the end; missing trailing fields default to 0,0,0,0,1,0.
-public struct MaskCondition: Equatable, Sendable {
-    public var loop = 0
-    public var referenceIndex = 0
-    public var referenceStart = 0
-    public var targetStart = 0
-    public var length = 1
-    public var editRatio = 0.0
-
-    public init(loop: Int = 0, referenceIndex: Int = 0, referenceStart: Int = 0, targetStart: Int = 0, length: Int = 1, editRatio: Double = 0) {
-        self.loop = loop
-        self.referenceIndex = referenceIndex
-        self.referenceStart = referenceStart
-        self.targetStart = targetStart
-        self.length = length
-        self.editRatio = editRatio
-    }
-}
-
 public struct GenerationConfig: Equatable, Sendable {
     public var textEncoder = TextEncoderConfig()
     public var denoiser = DenoiserConfig()
@@ -117,13 +97,23 @@ public struct GenerationConfig: Equatable, Sendable {
     /// The denoiser blocks' linears: `none` (float32, exact) or `int8` (docs/quantization.md).
     public var quantize = Quantization.none
 
-    /// Where values came from, for error messages; ignored by ==.
+    /// Where values came from, for error messages (equal in every config).
     var provenance = Provenance()
 
     public init() {}
 
     /// Open-Sora v1.2's inference defaults.
     public static var defaults: GenerationConfig { GenerationConfig() }
+
+    /// `seed: -1` (file or `--seed`): draw a fresh seed, as Open-Sora's -1 does.
+    public static let randomSeed = -1
+
+    /// A fresh seed for `seed: -1`, said on stderr so that the run can be repeated.
+    public static func drawSeed() -> Int {
+        let drawn = Int.random(in: 0...Int(Int32.max))
+        FileHandle.standardError.write(Data("note: seed -1: using the random seed \(drawn)\n".utf8))
+        return drawn
+    }
 
     // MARK: - resolved values
 
@@ -202,45 +192,11 @@ public struct GenerationConfig: Equatable, Sendable {
         if let n = OpenSoraTables.numFrames[spec] { return n }
         return Int(spec.trimmingCharacters(in: .whitespaces))
     }
-
-    /// Parses one prompt's mask_strategy ("" = none).
-    public static func parseMaskStrategy(_ text: String) throws -> [MaskCondition] {
-        if text.isEmpty { return [] }
-        return try text.split(separator: ";", omittingEmptySubsequences: false).map { group in
-            let fields = group.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard (1...6).contains(fields.count) else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)' has \(fields.count) fields; expected 1 ... 6")
-            }
-            let all = fields + ["0", "0", "0", "0", "1", "0"].dropFirst(fields.count)
-            let ints = try all.prefix(5).map { f -> Int in
-                guard let v = Int(f) else { throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(f)' is not an integer") }
-                return v
-            }
-            guard let ratio = Double(all[5]), ratio.isFinite else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(all[5])' is not a number")
-            }
-            guard ints[0] >= 0, ints[1] >= 0, ints[4] >= 0 else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': loop, ref_idx and length must not be negative")
-            }
-            return MaskCondition(loop: ints[0], referenceIndex: ints[1], referenceStart: ints[2], targetStart: ints[3], length: ints[4], editRatio: ratio)
-        }
-    }
-
-    public static func == (a: GenerationConfig, b: GenerationConfig) -> Bool {
-        a.textEncoder == b.textEncoder && a.denoiser == b.denoiser && a.vae == b.vae && a.scheduler == b.scheduler
-            && a.resolution == b.resolution && a.aspectRatio == b.aspectRatio && a.imageSize == b.imageSize
-            && a.numFrames == b.numFrames && a.fps == b.fps && a.frameInterval == b.frameInterval && a.saveFPS == b.saveFPS
-            && a.seed == b.seed && a.batchSize == b.batchSize && a.numSample == b.numSample
-            && a.prompts == b.prompts && a.promptPath == b.promptPath
-            && a.aes == b.aes && a.flow == b.flow && a.cameraMotion == b.cameraMotion
-            && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
-            && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.align == b.align
-            && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
-            && a.cache == b.cache && a.quantize == b.quantize
-    }
 }
 
-struct Provenance: Sendable {
+/// Where values came from, for error messages. Not part of a config's value: any two are equal,
+/// so GenerationConfig's synthesized == compares settings only.
+struct Provenance: Equatable, Sendable {
     var source = "defaults"
     var lines: [String: Int] = [:]
     var overridden: Set<String> = []
@@ -248,4 +204,6 @@ struct Provenance: Sendable {
     var saveFPSGiven = false
 
     var checker: ConfigChecker { ConfigChecker(source: source, lines: lines, overridden: overridden) }
+
+    static func == (a: Provenance, b: Provenance) -> Bool { true }
 }

@@ -74,7 +74,7 @@ public final class VideoGenerator {
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
         let jobs = batchesToMake.flatMap { $0 }.filter { wanted.contains($0.index) }
         if jobs.isEmpty { return [] }
-        try checkMemory()
+        try checkMemory(videos: jobs.count)
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
                                    : []
         let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
@@ -115,15 +115,14 @@ public final class VideoGenerator {
         }
 
         // Stage: denoise every batch; a batch's latents are handed to `latentDenoised` at once.
-        let latentSize = config.latentSize
         let info = ResolutionInfo(config: config)
         let sampler = DenoiseStage.sampler(config: config)
         var denoised = latents                                   // index -> [C, T', h, w]
         var seconds: [Int: [String: Double]] = [:]
         if !batches.isEmpty {
             let (_, r3) = try measureStage("denoise", events) {
+                let latentShape = try VAEStage.latentShape(config: config)      // [C, T', h, w]: the VAE's answer
                 let model = try DenoiseStage.loadModel(config: config)
-                let channels = config.denoiser.inChannels
                 var textRow = 0
                 for (bi, batch) in batches.enumerated() {
                     let t0 = ResourceUsage.now()
@@ -133,7 +132,7 @@ public final class VideoGenerator {
                     textRow += batch.count
                     let slots = batch.map { promptSlot[$0.promptIndex]! }
                     let noise = noiseSource ?? RowwiseNoise(batch.map { generators[$0.index]! })
-                    var z = try noise.standardNormal([batch.count, channels] + latentSize)
+                    var z = try noise.standardNormal([batch.count] + latentShape)
                     let mask = try applyMaskStrategy(&z, references: slots.map { references[$0] }, strategies: slots.map { strategies[$0] },
                                                      align: config.align)
                     let run = try sampler.start(SamplingInputs(latent: z, frameMask: mask, sizes: [info.videoSize]),
@@ -207,14 +206,14 @@ public final class VideoGenerator {
     }
 
     /// Refuses requests whose estimated peak exceeds the machine's memory.
-    func checkMemory() throws {
+    func checkMemory(videos: Int) throws {
         guard let total = MemoryEstimate.physicalMemoryBytes else { return }
         let dit = (try? WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type), option: "")) ?? ""
         let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
-        let estimate = MemoryEstimate(config: config, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+        let estimate = MemoryEstimate(config: config, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
                                       vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
         if estimate.peakBytes > total * 0.9 {
-            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size",
+            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution, batch_size or the number of prompts",
                                        estimate.description, total / 1_073_741_824))
         }
     }

@@ -24,6 +24,7 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("model:\n  denoiser:\n    qk_norm: maybe\n", "model.denoiser.qk_norm", "true or false")
         assertConfigError("dtype: int8\n", "dtype", "fp32, bf16 or fp16")
         assertConfigError("rng: mt\n", "rng", "torch or native")
+        assertConfigError("quantize: int4\n", "quantize", "none or int8")
         assertConfigError("scheduler:\n  type: euler\n", "scheduler.type", "rflow, iddpm, ddim")
         assertConfigError("model:\n  vae:\n    type: vqgan\n", "model.vae.type", "unknown VAE")
         assertConfigError("num_frames: null\n", "num_frames", "must be set")
@@ -38,7 +39,7 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("num_frames: 0\n", "num_frames", "1 ... 4096")
         assertConfigError("num_frames: 5000\n", "num_frames")
         assertConfigError("fps: 0\n", "fps")
-        assertConfigError("seed: -1\n", "seed")
+        assertConfigError("seed: -2\n", "seed", "got -2")
         assertConfigError("batch_size: 0\n", "batch_size")
         assertConfigError("aes: 11\n", "aes")
         assertConfigError("image_size: [32]\n", "image_size", "[H, W]")
@@ -55,6 +56,13 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("mask_strategy: \"0,0,x\"\n", "mask_strategy", "not an integer")
         assertConfigError("prompt: [a, b]\nreference_path: [x.png]\n", "reference_path", "2 prompts")
         assertConfigError("output:\n  path: out/a.mp4\n  format: png\n", "output.format", ".mp4")
+    }
+
+    func testSeedMinusOneDrawsASeed() throws {
+        // As `--seed -1` and Open-Sora's -1: a fresh seed in range, different from run to run.
+        let seeds = try (0..<4).map { _ in try parse("seed: -1\n").seed }
+        XCTAssertTrue(seeds.allSatisfy { (0...Int(Int32.max)).contains($0) }, "\(seeds)")
+        XCTAssertGreaterThan(Set(seeds).count, 1, "\(seeds)")
     }
 
     func testKeysOfAnotherFamilyAreErrors() {
