@@ -33,14 +33,18 @@ let package = Package(
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // oneDNN's int8 GEMM for `--quantize int8` (Debian ships no pkg-config file; the module map links dnnl).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // C++ shim with a C API over libsentencepiece.
         .target(name: "CSentencePiece",
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
         // C shim over libjpeg (its error handling needs setjmp, which Swift cannot call).
         .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
+        // Activation quantisation and dequantisation around the int8 GEMM (AVX2 intrinsics).
+        .target(name: "CInt8", cSettings: [.unsafeFlags(["-O3"] + cFlags)]),
 
         // Engine modules, lowest first. A module never imports one below it in this list.
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: hot),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "CInt8"], swiftSettings: hot),
         .target(name: "Weights", dependencies: ["TensorCore"], swiftSettings: hot),
         .target(name: "T5", dependencies: ["TensorCore", "Weights", "CSentencePiece"], swiftSettings: hot),
         .target(name: "CLIP", dependencies: ["TensorCore", "Weights", "T5", "CZlib"], swiftSettings: hot),

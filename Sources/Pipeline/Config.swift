@@ -4,6 +4,7 @@
 // Unset keys take Open-Sora v1.2's inference defaults (configs/opensora-v1-2/inference/sample.py).
 
 import Foundation
+import TensorCore
 import Yams
 
 /// Precision the reference runs STDiT and the VAE in. The engine computes in float32; bf16/fp16
@@ -93,6 +94,8 @@ public struct GenerationConfig: Equatable, Sendable {
     public var output = OutputConfig()
     /// Step caching (TeaCache, PAB); `none` by default.
     public var cache = CacheConfig()
+    /// The denoiser blocks' linears: `none` (float32, exact) or `int8` (docs/quantization.md).
+    public var quantize = Quantization.none
 
     /// Where values came from, for error messages (equal in every config).
     var provenance = Provenance()

@@ -2,6 +2,7 @@
 // `generate --print-config`; reading it back gives the same config.
 
 import Foundation
+import TensorCore
 
 extension GenerationConfig {
     public func yamlText() -> String {
@@ -109,6 +110,7 @@ extension GenerationConfig {
         line(0, "align", opt(align) { "\($0)" })
         line(0, "dtype", dtype.rawValue)
         line(0, "rng", rng.rawValue)
+        line(0, "quantize", quantize.rawValue)
         out.append("output:")
         line(1, "path", q(output.path))
         line(1, "format", output.format.rawValue)

@@ -123,6 +123,10 @@ extension GenerationConfig {
             guard let d = ComputeDType(name: name) else { throw top.error("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
             c.dtype = d
         }
+        if let name = try top.string("quantize").or(nil) {
+            guard let q = Quantization(rawValue: name.lowercased()) else { throw top.error("quantize", "expected none or int8, got '\(name)'") }
+            c.quantize = q
+        }
         if let name = try top.string("rng").or(nil) {
             guard let r = RNGKind(rawValue: name.lowercased()) else { throw top.error("rng", "expected torch or native, got '\(name)'") }
             c.rng = r

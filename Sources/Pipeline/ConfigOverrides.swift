@@ -1,6 +1,8 @@
 // Command-line overrides: every flag replaces one config field, then the whole config is checked
 // again (errors about an overridden value name the command line, not the file).
 
+import TensorCore
+
 /// nil = keep the config's value. For fields that can be unset, `.some(nil)` unsets them
 /// (e.g. `aes = .some(nil)` drops the aesthetic-score suffix).
 public struct ConfigOverrides: Sendable {
@@ -28,6 +30,8 @@ public struct ConfigOverrides: Sendable {
     public var align: Int??
     public var dtype: String?
     public var rng: String?
+    /// none or int8 (quantize).
+    public var quantize: String?
 
     public var scheduler: String?
     public var numSamplingSteps: Int?
@@ -112,6 +116,11 @@ extension GenerationConfig {
             guard let d = ComputeDType(name: name) else { throw bad("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
             c.dtype = d
             touched.insert("dtype")
+        }
+        if let name = o.quantize {
+            guard let q = Quantization(rawValue: name.lowercased()) else { throw bad("quantize", "expected none or int8, got '\(name)'") }
+            c.quantize = q
+            touched.insert("quantize")
         }
         if let name = o.rng {
             guard let r = RNGKind(rawValue: name.lowercased()) else { throw bad("rng", "expected torch or native, got '\(name)'") }

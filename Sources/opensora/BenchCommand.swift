@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
                              "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2",
                              "hunyuan-vae-decode", "dc-ae-decode",
-                             "mmdit-v2"]
+                             "mmdit-v2", "int8-gemm"]
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
@@ -51,6 +51,8 @@ struct BenchCommand: ParsableCommand {
     var sgemmWindow: Double { sgemmWindowOption ?? 5 }
     @Option(parsing: .unconditional, help: "mmdit-v2: run N double + N single blocks of the real width and extrapolate the 19 + 38 (default: all).")
     var blocks: Int?
+    @Option(name: .customLong("quantize"), help: "stdit*-xl2: the blocks' linears as none (float32, default) or int8; a comma list (none,int8) runs each in turn, one JSON line each (docs/quantization.md).")
+    var quantizeOption: String?
     @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -67,12 +69,17 @@ struct BenchCommand: ParsableCommand {
             }
             if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
                 guard repeat_ == nil else { throw CLIError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
+                guard quantizeOption == nil else { throw CLIError("--quantize applies to one forward; a sampling run (--steps, --cache, --schedule-latent) is float32 only") }
                 return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
             }
             if let denoiser = BenchDenoiser(rawValue: component) {
                 guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
-                return try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
-                                             repeats: repeat_ ?? 1, sgemmWindow: sgemmWindow)
+                let modes = try (quantizeOption ?? "none").split(separator: ",").map { try Quantization(option: String($0)) }
+                for mode in modes {
+                    try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
+                                          repeats: repeat_ ?? 1, sgemmWindow: sgemmWindow, quantization: mode)
+                }
+                return
             }
             switch component {
             case "sgemm":
@@ -104,6 +111,8 @@ struct BenchCommand: ParsableCommand {
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
             case "dit-xl2":
                 try DiTBench.run(latent: latent, batch: batch, dtype: dtype, repeats: repeat_ ?? 1)
+            case "int8-gemm":
+                print(try Int8Bench.gemm(shape: shapeOption ?? "4320,1152,1152", repeats: repeat_ ?? 5))
             case "attention":
                 let shapes = shapeOption.map { [(name: "custom", shape: $0)] } ?? SGEMMBench.stdit3AttentionShapes
                 for (name, shape) in shapes { print(try SGEMMBench.attention(shape: shape, name: name, repeats: repeat_ ?? 5)) }

@@ -64,6 +64,8 @@ struct GenerateCommand: ParsableCommand {
     var dtype: String?
     @Option(name: .long, help: "Step caching: none (exact, default), teacache[:THRESHOLD] (default 0.1) or pab (docs/caching.md).")
     var cache: String?
+    @Option(name: .long, help: "The denoiser blocks' linears: none (float32, exact, default) or int8 (W8A8, ~2-5x faster linears, rel. L2 error ~1e-2 per forward; docs/quantization.md).")
+    var quantize: String?
 
     @Option(name: .long, help: "Reference image (PNG or JPEG) for image-to-video: it becomes the first frame.")
     var image: String?
@@ -196,6 +198,7 @@ struct GenerateCommand: ParsableCommand {
         o.numSample = numSample
         o.dtype = dtype
         o.cache = cache
+        o.quantize = quantize
         if let image {
             // One path, never Open-Sora's ';' list: checked whole, before any model loads.
             if let why = FileChecks.notRegularFile(image) { throw CLIError("--image \(image): \(why)") }

@@ -24,6 +24,7 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("model:\n  denoiser:\n    qk_norm: maybe\n", "model.denoiser.qk_norm", "true or false")
         assertConfigError("dtype: int8\n", "dtype", "fp32, bf16 or fp16")
         assertConfigError("rng: mt\n", "rng", "torch or native")
+        assertConfigError("quantize: int4\n", "quantize", "none or int8")
         assertConfigError("scheduler:\n  type: euler\n", "scheduler.type", "rflow, iddpm, ddim")
         assertConfigError("model:\n  vae:\n    type: vqgan\n", "model.vae.type", "unknown VAE")
         assertConfigError("num_frames: null\n", "num_frames", "must be set")
