@@ -25,6 +25,7 @@ public enum GoldenRunner {
         "ae2d": Autoencoder2DCheck.run,
         "hunyuan_vae": HunyuanVAECheck.run,
         "dc_ae": VideoDCAECheck.run,
+        "mask_parse": MaskParseCheck.run,
     ]
 
     /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):

@@ -200,27 +200,18 @@ public struct GenerationConfig: Equatable, Sendable {
         return Int(spec.trimmingCharacters(in: .whitespaces))
     }
 
-    /// Parses one prompt's mask_strategy ("" = none).
+    /// Parses one prompt's mask_strategy ("" = none) as the reference does (MaskStrategy.parse),
+    /// and refuses what the reference would silently skip or misread: negative loop, reference
+    /// index or length.
     public static func parseMaskStrategy(_ text: String) throws -> [MaskCondition] {
-        if text.isEmpty { return [] }
-        return try text.split(separator: ";", omittingEmptySubsequences: false).map { group in
-            let fields = group.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard (1...6).contains(fields.count) else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)' has \(fields.count) fields; expected 1 ... 6")
-            }
-            let all = fields + ["0", "0", "0", "0", "1", "0"].dropFirst(fields.count)
-            let ints = try all.prefix(5).map { f -> Int in
-                guard let v = Int(f) else { throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(f)' is not an integer") }
-                return v
-            }
-            guard let ratio = Double(all[5]), ratio.isFinite else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': '\(all[5])' is not a number")
-            }
-            guard ints[0] >= 0, ints[1] >= 0, ints[4] >= 0 else {
-                throw ConfigError(source: "mask_strategy", key: nil, "'\(group)': loop, ref_idx and length must not be negative")
-            }
-            return MaskCondition(loop: ints[0], referenceIndex: ints[1], referenceStart: ints[2], targetStart: ints[3], length: ints[4], editRatio: ratio)
+        let conditions: [MaskCondition]
+        do { conditions = try MaskStrategy.parse(text) } catch let e as ConditioningError {
+            throw ConfigError(source: "mask_strategy", key: nil, "'\(text)': \(e.message)")
         }
+        if let bad = conditions.first(where: { $0.loop < 0 || $0.referenceIndex < 0 || $0.length < 0 }) {
+            throw ConfigError(source: "mask_strategy", key: nil, "'\(text)': loop, ref_idx and length must not be negative (entry \(bad.loop),\(bad.referenceIndex),...,\(bad.length))")
+        }
+        return conditions
     }
 
     public static func == (a: GenerationConfig, b: GenerationConfig) -> Bool {
