@@ -26,6 +26,8 @@ public enum GoldenRunner {
         "hunyuan_vae": HunyuanVAECheck.run,
         "dc_ae": VideoDCAECheck.run,
         "mask_parse": MaskParseCheck.run,
+        "pipeline_mask": ConditionedPipelineCheck.run,
+        "pipeline_loop": ConditionedPipelineCheck.run,
     ]
 
     /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):

@@ -106,6 +106,8 @@ public struct GenerationConfig: Equatable, Sendable {
     public var loop = 1
     /// Latent frames carried over between loops (multiple of 5).
     public var conditionFrameLength = 5
+    /// edit_ratio of the carried-over frames (0 = kept as they are; up to 1 = re-generated).
+    public var conditionFrameEdit = 0.0
     public var align: Int? = 5
 
     public var dtype = ComputeDType.bf16
@@ -222,7 +224,7 @@ public struct GenerationConfig: Equatable, Sendable {
             && a.prompts == b.prompts && a.promptPath == b.promptPath
             && a.aes == b.aes && a.flow == b.flow && a.cameraMotion == b.cameraMotion
             && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
-            && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.align == b.align
+            && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.conditionFrameEdit == b.conditionFrameEdit && a.align == b.align
             && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
             && a.cache == b.cache
     }

@@ -22,47 +22,34 @@ enum VAEStage {
     }
 }
 
-/// Open-Sora's apply_mask_strategy for loop 0: copies reference latent frames into z and marks
-/// them in the frame mask (edit_ratio; 0 = kept clean). z: [B, C, T, H, W]; refs[b]: [C, Tr, H, W].
-/// Returns the mask [B, T], or nil when no prompt has a strategy.
-func applyMaskStrategy(_ z: inout Tensor, references: [[Tensor]], strategies: [[MaskCondition]], align: Int?) throws -> Tensor? {
+/// Open-Sora's apply_mask_strategy for loop `loop`: copies reference latent frames into z where
+/// MaskStrategy.place puts them and returns the frame mask (edit_ratio where placed, 1 elsewhere).
+/// z: [B, C, T, H, W]; refs[b]: [C, Tr, H, W]. Returns the mask [B, T], or nil when no prompt has
+/// a strategy (then the sampler draws nothing for conditioning; the reference would still pass
+/// a mask of ones and draw unused noise each step).
+func applyMaskStrategy(_ z: inout Tensor, references: [[Tensor]], strategies: [[MaskCondition]], loop: Int = 0, align: Int?) throws -> Tensor? {
     guard strategies.contains(where: { !$0.isEmpty }) else { return nil }
     let (b, c, t) = (z.shape[0], z.shape[1], z.shape[2])
     let plane = z.shape[3] * z.shape[4]
     var mask = Tensor(repeating: 1, shape: [b, t])
     let zp = z.mutablePointer
     for i in 0..<b {
-        for m in strategies[i] where m.loop == 0 {
-            guard m.referenceIndex < references[i].count else {
-                throw PipelineError("mask_strategy of prompt \(i + 1) uses reference #\(m.referenceIndex), but only \(references[i].count) reference(s) were given")
-            }
-            let ref = references[i][m.referenceIndex]
-            let tr = ref.shape[1]
-            var refStart = m.referenceStart < 0 ? tr + m.referenceStart : m.referenceStart
-            var targetStart = m.targetStart < 0 ? t + m.targetStart : m.targetStart
-            if let align {
-                refStart = nearestPoint(refStart, align, tr)
-                targetStart = nearestPoint(targetStart, align, t)
-            }
-            let length = min(m.length, t - targetStart, tr - refStart)
-            guard refStart >= 0, targetStart >= 0, length > 0 else { continue }
-            let rp = ref.pointer
-            for ch in 0..<c {
-                for f in 0..<length {
-                    let dst = zp + ((i * c + ch) * t + targetStart + f) * plane
-                    let src = rp + (ch * tr + refStart + f) * plane
-                    dst.update(from: src, count: plane)
-                }
-            }
-            for f in 0..<length { mask[flat: i * t + targetStart + f] = Float(m.editRatio) }
+        let placement: MaskStrategy.Placement
+        do {
+            placement = try MaskStrategy.place(frames: t, referenceFrames: references[i].map { $0.shape[1] }, conditions: strategies[i],
+                                               loop: loop, align: align)
+        } catch let e as ConditioningError {
+            throw PipelineError("mask_strategy of prompt \(i + 1) (loop \(loop)): \(e.message) (\(references[i].count) reference(s), \(t) latent frames)")
         }
+        for (f, source) in placement.sources.enumerated() {
+            guard let source else { continue }
+            let ref = references[i][source.reference]
+            let tr = ref.shape[1], rp = ref.pointer
+            for ch in 0..<c {
+                (zp + ((i * c + ch) * t + f) * plane).update(from: rp + (ch * tr + source.frame) * plane, count: plane)
+            }
+        }
+        for f in 0..<t { mask[flat: i * t + f] = placement.mask[f] }
     }
     return mask
-}
-
-/// find_nearest_point: snap to a multiple of `point`, rounding up past the half, within max.
-func nearestPoint(_ value: Int, _ point: Int, _ maxValue: Int) -> Int {
-    var t = value / point
-    if Double(value % point) > Double(point) / 2 && t < maxValue / point - 1 { t += 1 }
-    return t * point
 }

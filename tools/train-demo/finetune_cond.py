@@ -109,11 +109,15 @@ def stage_spatial(args):
     vae.eval()
     sets = {}
     for frames, count in ((FRAMES, args.clips), (2 * FRAMES, args.long_clips)):
-        S.FRAMES = frames  # render / random_scene read it at call time
         xs, scenes = [], []
         t0 = time.time()
         for k in range(0, count, 25):
-            clips, sc, _ = S.batch(rng, 25)
+            # Scenes placed for 17 frames (so they start in view), rendered for `frames`: in a
+            # 34-frame clip a fast shape may leave the frame, as a continued motion would.
+            S.FRAMES = FRAMES
+            sc = [S.random_scene(rng) for _ in range(25)]
+            S.FRAMES = frames  # render reads it at call time
+            clips = np.stack([S.render(x) for x in sc])
             xs.append(train.spatial_latents(vae, torch.from_numpy(clips)))
             scenes += [vars(s) for s in sc]
             if k % 200 == 0:
@@ -282,8 +286,8 @@ def main():
     p.add_argument("--stages", default="spatial,vae,latents,dit,export")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--clips", type=int, default=1000)
-    p.add_argument("--long-clips", type=int, default=250)
+    p.add_argument("--clips", type=int, default=800)
+    p.add_argument("--long-clips", type=int, default=200)
     p.add_argument("--long-share", type=float, default=0.25)
     p.add_argument("--vae-steps", type=int, default=300)
     p.add_argument("--vae-lr", type=float, default=5e-4)
