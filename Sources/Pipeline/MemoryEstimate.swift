@@ -6,7 +6,7 @@
 import Foundation
 
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
-    public let denoiseBytes: Double
+    public private(set) var denoiseBytes: Double
     public let decodeBytes: Double
     /// The step cache's kept tensors at most (part of `denoiseBytes`; 0 without a cache).
     public let cacheBytes: Double
@@ -36,10 +36,13 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
 
         // Decode: the output video plus a micro-batch of full-resolution feature maps.
         let pixels = Double(c.decodedSize[0] * c.decodedSize[1])
-        let video = Double(max(1, c.batchSize)) * 3 * Double(c.numFrames) * pixels * 4 * 2
+        // With loops the whole video (every loop joined) is held; the VAE decodes and re-encodes
+        // each loop beside the denoiser.
+        let video = Double(max(1, c.batchSize)) * 3 * Double(c.totalFrames) * pixels * 4 * 2
         let widest = Double(c.vae.spatial.blockOutChannels.first ?? 128)
         let featureMaps = Double(c.vae.microBatchSize) * widest * pixels * 4 * 6
         decodeBytes = vaeWeightBytes + video + featureMaps
+        if c.loop > 1 { denoiseBytes += decodeBytes }
     }
 
     public var description: String {

@@ -38,6 +38,9 @@ func applyMaskStrategy(_ z: inout Tensor, references: [[Tensor]], strategies: [[
         do {
             placement = try MaskStrategy.place(frames: t, referenceFrames: references[i].map { $0.shape[1] }, conditions: strategies[i],
                                                loop: loop, align: align)
+        } catch let e as ConditioningError where e.kind == .index {
+            let bad = strategies[i].first { $0.loop == loop && !(0..<references[i].count).contains($0.referenceIndex) }
+            throw PipelineError("mask_strategy of prompt \(i + 1) uses reference #\(bad?.referenceIndex ?? -1), but only \(references[i].count) reference(s) were given")
         } catch let e as ConditioningError {
             throw PipelineError("mask_strategy of prompt \(i + 1) (loop \(loop)): \(e.message) (\(references[i].count) reference(s), \(t) latent frames)")
         }

@@ -257,6 +257,15 @@ public final class VideoGenerator {
         let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
         let estimate = MemoryEstimate(config: config, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
                                       vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+        if estimate.peakBytes > total * 0.9 && config.loop > 1 {
+            var one = config
+            one.loop = 1
+            let single = MemoryEstimate(config: one, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit), vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+            if single.peakBytes <= total * 0.9 {
+                throw PipelineError(String(format: "loop: %d loops make a video of %d frames, which needs %@ but the machine has %.1f GiB: lower loop (or num_frames, the resolution, batch_size)",
+                                           config.loop, config.totalFrames, estimate.description, total / 1_073_741_824))
+            }
+        }
         if estimate.peakBytes > total * 0.9 {
             throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size",
                                        estimate.description, total / 1_073_741_824))

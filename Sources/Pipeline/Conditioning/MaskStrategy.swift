@@ -35,12 +35,12 @@ public enum MaskStrategy {
             let all = fields + ["0", "0", "0", "0", "1", "0"].dropFirst(fields.count)
             let ints = try all.prefix(5).map { f -> Int in
                 guard let v = Int(f.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                    throw ConditioningError(.value, "invalid literal for int() with base 10: '\(f)'")
+                    throw ConditioningError(.value, "'\(f)' is not an integer")
                 }
                 return v
             }
             guard let ratio = Double(all[5].trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                throw ConditioningError(.value, "could not convert string to float: '\(all[5])'")
+                throw ConditioningError(.value, "'\(all[5])' is not a number")
             }
             return MaskCondition(loop: ints[0], referenceIndex: ints[1], referenceStart: ints[2], targetStart: ints[3],
                                  length: ints[4], editRatio: ratio)
