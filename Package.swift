@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
         .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
-        .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights", "VideoIO"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -238,7 +238,7 @@ def stage_dit(args):
             log("dit", f"{elapsed / 20:.2f} s/step -> {steps} steps in {args.minutes} min")
         if step % 50 == 0 or step == steps - 1:
             log("dit", f"step {step}/{steps} loss {running:.4f} lr {lr:.2e} ({elapsed:.0f} s)")
-        if (step + 1) % 500 == 0:
+        if (step + 1) % 100 == 0:
             save_dit(args, dit, ema, params, "dit.partial.pt")
         step += 1
     save_dit(args, dit, ema, params, "dit.pt")
