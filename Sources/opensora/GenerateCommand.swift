@@ -21,6 +21,7 @@ struct GenerateCommand: ParsableCommand {
           opensora generate --prompt "a red ball bouncing on a beach" --resolution 144p --num-frames 2s
           opensora generate --config configs/tiny.yaml --prompt "a red ball" --output out.mp4
           opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
+          opensora generate --prompt "a car" --reference-path "a.png;b.png" --mask-strategy "0;0,1,0,-1,1" --loop 2
         """)
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "Prompt (repeatable); taken as given, even when it starts with -.")

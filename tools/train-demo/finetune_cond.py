@@ -91,7 +91,7 @@ def psnr(a, b):
 
 
 @torch.no_grad()
-def vae_check(vae, rng, n=16):
+def vae_check(vae, rng, n=8):
     clips, _, _ = S.batch(rng, n)
     x = torch.from_numpy(clips)
     rec = vae.decode(vae.encode(x, sample=False), num_frames=FRAMES)
@@ -139,7 +139,7 @@ def stage_vae(args):
     opt = torch.optim.AdamW(tv.parameters(), lr=args.vae_lr, weight_decay=0.0)
     t0 = time.time()
     for step in range(args.vae_steps):
-        xz = x_all[rng.integers(0, len(x_all), size=16)]
+        xz = x_all[rng.integers(0, len(x_all), size=8)]
         for g in opt.param_groups:
             g["lr"] = train.lr_at(step, args.vae_steps, args.vae_lr, 20)
         loss = 0
@@ -150,7 +150,7 @@ def stage_vae(args):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % 20 == 0 or step == args.vae_steps - 1:
+        if step % 10 == 0 or step == args.vae_steps - 1:
             log("vae", f"step {step} loss {loss.item():.5f} ({time.time() - t0:.0f} s)")
     check_rng = np.random.default_rng(args.seed)
     log("vae", "fine-tuned VAE: clip PSNR %.2f dB, single image PSNR %.2f dB" % vae_check(vae, check_rng))
