@@ -292,7 +292,7 @@ public final class VideoGenerator {
                 throw PipelineError("output.path: '\(folder)' is not a folder")
             }
             if !fm.isWritableFile(atPath: folder) { throw PipelineError("output.path: folder '\(folder)' is not writable") }
-            let existing = config.resolvedOutputFormat == .png && config.numFrames > 1 ? PNGWriter.framePaths(base: p, count: config.numFrames) : [p]
+            let existing = config.resolvedOutputFormat == .png && config.numFrames > 1 ? PNGWriter.framePaths(base: p, count: config.totalFrames) : [p]
             for e in existing {
                 do { try FileChecks.checkOutput(e, inputs: inputs, overwrite: true, what: "output.path") } catch let err as FileCheckError {
                     throw PipelineError("output.path: \(err)")
