@@ -130,13 +130,16 @@ def stage_spatial(args):
 def stage_vae(args):
     """The temporal VAE on 17-frame clips AND on their first frame alone (a reference image):
     both go through the causal front padding the shipped VAE (trained on 16 frames) never saw."""
-    rng = train.seeded(args.seed, "cond_vae")
-    _, _, _, vae = shipped(args)
+    rng = train.seeded(args.seed, "cond_vae_decoder" if args.decoder_only else "cond_vae")
+    vae = work_vae(args) if args.decoder_only else shipped(args)[3]
     check_rng = np.random.default_rng(args.seed)
-    log("vae", "shipped VAE at 17 frames: clip PSNR %.2f dB, single image PSNR %.2f dB" % vae_check(vae, check_rng))
+    log("vae", "starting VAE at 17 frames: clip PSNR %.2f dB, single image PSNR %.2f dB" % vae_check(vae, check_rng))
     x_all = torch.load(os.path.join(args.work, "spatial.pt"))[FRAMES]["x_z"]
     tv = vae.temporal_vae
-    opt = torch.optim.AdamW(tv.parameters(), lr=args.vae_lr, weight_decay=0.0)
+    if args.decoder_only:  # a second pass: the latents the DiT was tuned on stay as they are
+        for p in list(tv.encoder.parameters()) + list(tv.quant_conv.parameters()):
+            p.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in tv.parameters() if p.requires_grad], lr=args.vae_lr, weight_decay=0.0)
     t0 = time.time()
     for step in range(args.vae_steps):
         xz = x_all[rng.integers(0, len(x_all), size=8)]
@@ -291,6 +294,7 @@ def main():
     p.add_argument("--long-share", type=float, default=0.25)
     p.add_argument("--vae-steps", type=int, default=300)
     p.add_argument("--vae-lr", type=float, default=5e-4)
+    p.add_argument("--decoder-only", action="store_true", help="vae stage: continue from --work's vae.pt, temporal decoder only")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ema", type=float, default=0.995)
