@@ -49,26 +49,6 @@ public struct OutputConfig: Equatable, Sendable {
     public init() {}
 }
 
-/// One entry of Open-Sora's mask_strategy: `loop,ref_idx,ref_start,target_start,length,edit_ratio`,
-/// positions in latent frames, negative = from the end; missing trailing fields default to 0,0,0,0,1,0.
-public struct MaskCondition: Equatable, Sendable {
-    public var loop = 0
-    public var referenceIndex = 0
-    public var referenceStart = 0
-    public var targetStart = 0
-    public var length = 1
-    public var editRatio = 0.0
-
-    public init(loop: Int = 0, referenceIndex: Int = 0, referenceStart: Int = 0, targetStart: Int = 0, length: Int = 1, editRatio: Double = 0) {
-        self.loop = loop
-        self.referenceIndex = referenceIndex
-        self.referenceStart = referenceStart
-        self.targetStart = targetStart
-        self.length = length
-        self.editRatio = editRatio
-    }
-}
-
 public struct GenerationConfig: Equatable, Sendable {
     public var textEncoder = TextEncoderConfig()
     public var denoiser = DenoiserConfig()
@@ -116,13 +96,23 @@ public struct GenerationConfig: Equatable, Sendable {
     /// Step caching (TeaCache, PAB); `none` by default.
     public var cache = CacheConfig()
 
-    /// Where values came from, for error messages; ignored by ==.
+    /// Where values came from, for error messages (equal in every config).
     var provenance = Provenance()
 
     public init() {}
 
     /// Open-Sora v1.2's inference defaults.
     public static var defaults: GenerationConfig { GenerationConfig() }
+
+    /// `seed: -1` (file or `--seed`): draw a fresh seed, as Open-Sora's -1 does.
+    public static let randomSeed = -1
+
+    /// A fresh seed for `seed: -1`, said on stderr so that the run can be repeated.
+    public static func drawSeed() -> Int {
+        let drawn = Int.random(in: 0...Int(Int32.max))
+        FileHandle.standardError.write(Data("note: seed -1: using the random seed \(drawn)\n".utf8))
+        return drawn
+    }
 
     // MARK: - resolved values
 
@@ -201,36 +191,11 @@ public struct GenerationConfig: Equatable, Sendable {
         if let n = OpenSoraTables.numFrames[spec] { return n }
         return Int(spec.trimmingCharacters(in: .whitespaces))
     }
-
-    /// Parses one prompt's mask_strategy ("" = none) as the reference does (MaskStrategy.parse),
-    /// and refuses what the reference would silently skip or misread: negative loop, reference
-    /// index or length.
-    public static func parseMaskStrategy(_ text: String) throws -> [MaskCondition] {
-        let conditions: [MaskCondition]
-        do { conditions = try MaskStrategy.parse(text) } catch let e as ConditioningError {
-            throw ConfigError(source: "mask_strategy", key: nil, "'\(text)': \(e.message)")
-        }
-        if let bad = conditions.first(where: { $0.loop < 0 || $0.referenceIndex < 0 || $0.length < 0 }) {
-            throw ConfigError(source: "mask_strategy", key: nil, "'\(text)': loop, ref_idx and length must not be negative (entry \(bad.loop),\(bad.referenceIndex),...,\(bad.length))")
-        }
-        return conditions
-    }
-
-    public static func == (a: GenerationConfig, b: GenerationConfig) -> Bool {
-        a.textEncoder == b.textEncoder && a.denoiser == b.denoiser && a.vae == b.vae && a.scheduler == b.scheduler
-            && a.resolution == b.resolution && a.aspectRatio == b.aspectRatio && a.imageSize == b.imageSize
-            && a.numFrames == b.numFrames && a.fps == b.fps && a.frameInterval == b.frameInterval && a.saveFPS == b.saveFPS
-            && a.seed == b.seed && a.batchSize == b.batchSize && a.numSample == b.numSample
-            && a.prompts == b.prompts && a.promptPath == b.promptPath
-            && a.aes == b.aes && a.flow == b.flow && a.cameraMotion == b.cameraMotion
-            && a.referencePaths == b.referencePaths && a.maskStrategies == b.maskStrategies
-            && a.loop == b.loop && a.conditionFrameLength == b.conditionFrameLength && a.conditionFrameEdit == b.conditionFrameEdit && a.align == b.align
-            && a.dtype == b.dtype && a.rng == b.rng && a.output == b.output
-            && a.cache == b.cache
-    }
 }
 
-struct Provenance: Sendable {
+/// Where values came from, for error messages. Not part of a config's value: any two are equal,
+/// so GenerationConfig's synthesized == compares settings only.
+struct Provenance: Equatable, Sendable {
     var source = "defaults"
     var lines: [String: Int] = [:]
     var overridden: Set<String> = []
@@ -238,4 +203,6 @@ struct Provenance: Sendable {
     var saveFPSGiven = false
 
     var checker: ConfigChecker { ConfigChecker(source: source, lines: lines, overridden: overridden) }
+
+    static func == (a: Provenance, b: Provenance) -> Bool { true }
 }

@@ -104,6 +104,7 @@ extension GenerationConfig {
         // Unset save_fps follows fps (inference.py: fps // frame_interval).
         c.saveFPS = try top.int("save_fps").or(nil) ?? c.fps / max(c.frameInterval, 1)
         c.seed = try top.int("seed").or(c.seed) ?? c.seed
+        if c.seed == GenerationConfig.randomSeed { c.seed = GenerationConfig.drawSeed() }
         c.batchSize = try top.int("batch_size").or(c.batchSize) ?? c.batchSize
         c.numSample = try top.int("num_sample").or(c.numSample) ?? c.numSample
 

@@ -2,6 +2,8 @@
 // Open-Sora inference config of the chosen model family (v1.2: STDiT3-XL/2 + OpenSoraVAE_V1_2 +
 // T5-v1.1-XXL). Architecture numbers are what the model builders check the checkpoint against.
 
+import VAE
+
 public enum TextEncoderType: String, Sendable, CaseIterable { case t5 }
 
 public struct TextEncoderConfig: Equatable, Sendable {
@@ -122,7 +124,7 @@ public struct TemporalVAEConfig: Equatable, Sendable {
     public init() {}
 
     /// Frames per latent frame.
-    public var downsample: Int { 1 << temporalDownsample.filter { $0 }.count }
+    public var downsample: Int { VAE.TemporalVAEConfig(temporalDownsample: temporalDownsample).timeDownsampleFactor }
 }
 
 public struct VAEConfig: Equatable, Sendable {
@@ -138,14 +140,12 @@ public struct VAEConfig: Equatable, Sendable {
 
     public init() {}
 
-    /// Latent frames for `frames` pixel frames: each chunk of micro_frame_size is padded at the
-    /// front to a multiple of the temporal factor (VideoAutoencoderPipeline.get_latent_size).
+    /// Latent frames for `frames` pixel frames, by the VAE module's get_latent_size (for checks
+    /// and estimates made before the VAE loads; the run asks the loaded VAE).
     public func latentFrames(_ frames: Int) -> Int {
         guard let temporal else { return frames }
-        let f = temporal.downsample
-        let chunkLatents = { (n: Int) in (n + (f - n % f) % f) / f }
-        guard let micro = microFrameSize else { return chunkLatents(frames) }
-        return chunkLatents(micro) * (frames / micro) + (frames % micro > 0 ? chunkLatents(frames % micro) : 0)
+        return VideoVAE.latentFrames(frames, microFrameSize: microFrameSize,
+                                     temporal: VAE.TemporalVAEConfig(temporalDownsample: temporal.temporalDownsample))
     }
 
     /// Latent channels the denoiser sees.

@@ -1,5 +1,5 @@
-// Stage 2: noise -> latent video. Builds the denoiser (STDiT3 for v1.2), wraps it as the
-// samplers' `Denoiser` closure with the classifier-free-guidance batch, and runs the sampler.
+// Stage 2: noise -> latent video. Picks the configured family's denoiser adapter (Denoisers/)
+// and the configured sampler; VideoGenerator runs one over the other.
 
 import Foundation
 import TensorCore
@@ -29,34 +29,6 @@ struct ResolutionInfo {
     }
 
     var videoSize: VideoSize { VideoSize(height: Int(height), width: Int(width), frames: Int(frames)) }
-}
-
-/// A loaded denoiser that can make a sampler closure for one batch of prompts.
-protocol DenoisingModel {
-    /// z: [B, C_in, T, H, W] for B prompts with text `text` -> the samplers' CFG closure.
-    /// `cache`: the sampling run's step cache, which decides what each call computes (nil: all).
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser
-}
-
-struct STDiT3Model: DenoisingModel {
-    let model: STDiT3
-
-    init(config: GenerationConfig) throws {
-        let (path, store) = try openDenoiserWeights(config)
-        model = try STDiT3(weights: store, config: try STDiTConfig.inferred(from: store, numHeads: config.denoiser.numHeads,
-                                                                             inputSqSize: config.denoiser.inputSqSize))
-        try checkDenoiserSizes(model.config, path: path, name: "STDiT3", config: config)
-    }
-
-    func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {
-        let guided = try guidanceCaption(text.states, mask: text.masks, null: model.nullCaption)
-        let model = self.model
-        return { x, t, frameMask in
-            try model(STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
-                                  frameMask: frameMaskRows(frameMask, frames: x.shape[2]), fps: [info.fps],
-                                  height: info.height, width: info.width), cache: cache)
-        }
-    }
 }
 
 enum DenoiseStage {

@@ -10,13 +10,20 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
     public let decodeBytes: Double
     /// The step cache's kept tensors at most (part of `denoiseBytes`; 0 without a cache).
     public let cacheBytes: Double
+    /// What every video of the run keeps until it ends (part of both stages).
+    public let heldBytes: Double
     public var peakBytes: Double { max(denoiseBytes, decodeBytes) }
 
-    public init(config c: GenerationConfig, denoiserWeightBytes: Double, vaeWeightBytes: Double) {
+    /// `videos`: how many videos the run makes (prompts x num_sample, or a shard's share). Each keeps
+    /// its text embedding, its latent and its decoded frames until the run ends; a batch is at most
+    /// batch_size of them.
+    public init(config c: GenerationConfig, videos: Int, denoiserWeightBytes: Double, vaeWeightBytes: Double) {
         let lat = c.latentSize                                       // [T', h, w]
         let p = c.denoiser.patchSize
         let tokens = Double(lat[0] / max(p[0], 1)) * Double((lat[1] + p[1] - 1) / max(p[1], 1)) * Double((lat[2] + p[2] - 1) / max(p[2], 1))
-        let rows = 2 * Double(max(1, c.batchSize))                   // CFG doubles the batch
+        let videos = max(1, videos)
+        let batch = Double(min(max(1, c.batchSize), videos))
+        let rows = 2 * batch                                         // CFG doubles the batch
         // Per token: the residual stream, q/k/v, attention output, the 4x MLP hidden and norms.
         let activations = rows * tokens * Double(c.denoiser.hiddenSize) * 4 * 14
         let weights = c.dtype == .fp32 ? denoiserWeightBytes : denoiserWeightBytes / 2
@@ -32,17 +39,20 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
             let mlps = Set(c.cache.pab.mlpBlocks.filter { (0..<depth).contains($0) }).count
             cacheBytes = Double(2 * stacks * depth + (stacks == 1 ? depth : 0) + stacks * mlps) * hidden
         }
-        denoiseBytes = weights + activations + cacheBytes
-
-        // Decode: the output video plus a micro-batch of full-resolution feature maps.
+        // Held for the whole run, per video: text embedding, denoised latent, decoded frames.
         let pixels = Double(c.decodedSize[0] * c.decodedSize[1])
-        // With loops the whole video (every loop joined) is held; the VAE decodes and re-encodes
-        // each loop beside the denoiser.
-        let video = Double(max(1, c.batchSize)) * 3 * Double(c.totalFrames) * pixels * 4 * 2
+        let textBytes = Double(c.textEncoder.modelMaxLength * c.textEncoder.dModel) * 4
+        let latentBytes = Double(c.denoiser.inChannels * lat[0] * lat[1] * lat[2]) * 4
+        let frameBytes = 3 * Double(c.totalFrames) * pixels * 4    // every loop joined
+        heldBytes = Double(videos) * (textBytes + latentBytes + frameBytes)
+        denoiseBytes = weights + activations + cacheBytes + heldBytes
+
+        // Decode: a batch's output video (and its copy) plus a micro-batch of full-resolution feature maps.
         let widest = Double(c.vae.spatial.blockOutChannels.first ?? 128)
         let featureMaps = Double(c.vae.microBatchSize) * widest * pixels * 4 * 6
-        decodeBytes = vaeWeightBytes + video + featureMaps
-        if c.loop > 1 { denoiseBytes += decodeBytes }
+        decodeBytes = vaeWeightBytes + batch * frameBytes * 2 + featureMaps + heldBytes
+        // With loops the VAE decodes and re-encodes each loop beside the denoiser.
+        if c.loop > 1 { denoiseBytes += vaeWeightBytes + batch * frameBytes * 2 + featureMaps }
     }
 
     public var description: String {

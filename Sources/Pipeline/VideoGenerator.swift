@@ -87,7 +87,7 @@ public final class VideoGenerator {
         if config.loop > 1 && (latentDenoised != nil || !latents.isEmpty) {
             throw PipelineError("loop: saved latents hold one latent per video, but with loop = \(config.loop) a video is \(config.loop) loops' latents (drop --save-latents / --resumable, or use loop 1)")
         }
-        try checkMemory()
+        try checkMemory(videos: jobs.count)
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
                                    : []
         let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
@@ -129,7 +129,6 @@ public final class VideoGenerator {
         // Stage: denoise every batch; a batch's latents are handed to `latentDenoised` at once.
         // With loop > 1 each loop is decoded at once (the next one conditions on its end), so
         // the VAE stays loaded beside the denoiser and the videos come out of this stage whole.
-        let latentSize = config.latentSize
         let info = ResolutionInfo(config: config)
         let sampler = DenoiseStage.sampler(config: config)
         var denoised = latents                                   // index -> [C, T', h, w]
@@ -137,9 +136,9 @@ public final class VideoGenerator {
         var seconds: [Int: [String: Double]] = [:]
         if !batches.isEmpty {
             let (_, r3) = try measureStage("denoise", events) {
+                let latentShape = try VAEStage.latentShape(config: config)      // [C, T', h, w]: the VAE's answer
                 let model = try DenoiseStage.loadModel(config: config)
                 let loopVAE = loops > 1 ? try VAEStage.load(config: config) : nil
-                let channels = config.denoiser.inChannels
                 var textRow = 0
                 for (bi, batch) in batches.enumerated() {
                     let t0 = ResourceUsage.now()
@@ -166,7 +165,7 @@ public final class VideoGenerator {
                         let cache = config.cache.stepCache(steps: sampler.stepCount, dtype: config.dtype)
                         let denoiser = try model.denoiser(text: text.rows(textRow..<(textRow + batch.count)), info: info, cache: cache)
                         textRow += batch.count
-                        var z = try noise.standardNormal([batch.count, channels] + latentSize)
+                        var z = try noise.standardNormal([batch.count] + latentShape)
                         let mask = try applyMaskStrategy(&z, references: refs, strategies: try rowStrategies.map { try MaskStrategy.parse($0) },
                                                          loop: loopIndex, align: config.align)
                         let run = try sampler.start(SamplingInputs(latent: z, frameMask: mask, sizes: [info.videoSize]),
@@ -251,23 +250,24 @@ public final class VideoGenerator {
     }
 
     /// Refuses requests whose estimated peak exceeds the machine's memory.
-    func checkMemory() throws {
+    func checkMemory(videos: Int) throws {
         guard let total = MemoryEstimate.physicalMemoryBytes else { return }
         let dit = (try? WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type), option: "")) ?? ""
         let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
-        let estimate = MemoryEstimate(config: config, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+        let estimate = MemoryEstimate(config: config, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
                                       vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
         if estimate.peakBytes > total * 0.9 && config.loop > 1 {
             var one = config
             one.loop = 1
-            let single = MemoryEstimate(config: one, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit), vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+            let single = MemoryEstimate(config: one, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+                                        vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
             if single.peakBytes <= total * 0.9 {
                 throw PipelineError(String(format: "loop: %d loops make a video of %d frames, which needs %@ but the machine has %.1f GiB: lower loop (or num_frames, the resolution, batch_size)",
                                            config.loop, config.totalFrames, estimate.description, total / 1_073_741_824))
             }
         }
         if estimate.peakBytes > total * 0.9 {
-            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size",
+            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution, batch_size or the number of prompts",
                                        estimate.description, total / 1_073_741_824))
         }
     }

@@ -28,18 +28,29 @@ struct BlockContext {
     func keeper(_ site: CacheSite) -> ((Tensor) -> Void)? { cache?.keeper(site) }
 }
 
+/// The six adaLN-single modulation chunks of a block, in the reference's order:
+/// `shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (scale_shift_table + t).chunk(6)`.
+/// Each is [B, C] (per frame with a frame mask); the final layer's table has only shift, scale.
+enum Chunk {
+    static let shiftMSA = 0, scaleMSA = 1, gateMSA = 2
+    static let shiftMLP = 3, scaleMLP = 4, gateMLP = 5
+    /// STDiT2's temporal branch: `shift_tmp, scale_tmp, gate_tmp` of its own [3, C] table.
+    static let shiftTemporal = 0, scaleTemporal = 1, gateTemporal = 2
+}
+
 extension MLP {
-    /// The blocks' MLP branch: x += gate_mlp * mlp(modulate(norm(x), shift_mlp, scale_mlp)), with
-    /// the modulation chunks 3, 4, 5; or the output the step cache kept for `site`. x: [B * T * S, C]
+    /// The blocks' MLP branch, or the output the step cache kept for `site`. x: [B * T * S, C]
     func add(to x: inout Tensor, _ mod: FrameModulation, _ ctx: BlockContext, site: CacheSite) {
         if ctx.replay(site, into: &x) { return }
-        let m = self(modulatedLayerNorm(x, mod, shift: 3, scale: 4, tokensPerFrame: ctx.grid.spatial))
-        addGated(&x, m, mod, gate: 5, grid: ctx.grid, keep: ctx.keeper(site))
+        // h = t2i_modulate(norm2(x), shift_mlp, scale_mlp)              h: [B * T * S, C]
+        let h = modulatedLayerNorm(x, mod, shift: Chunk.shiftMLP, scale: Chunk.scaleMLP, tokensPerFrame: ctx.grid.spatial)
+        // x = x + gate_mlp * mlp(h)                                      mlp: C -> mlp_hidden -> C
+        addGated(&x, self(h), mod, gate: Chunk.gateMLP, grid: ctx.grid, keep: ctx.keeper(site))
     }
 }
 
 /// STDiT3Block: modulated self-attention (spatial or temporal), cross-attention to the caption,
-/// modulated MLP. The six modulation chunks are shift/scale/gate for attention, then for MLP.
+/// modulated MLP; the six modulation chunks (`Chunk`) are shift/scale/gate for attention, then for MLP.
 struct STDiT3Block {
     let scaleShiftTable: WeightTensor       // [6, C]
     let attn: SelfAttention
@@ -59,20 +70,30 @@ struct STDiT3Block {
         self.index = index
     }
 
-    /// x: [B * T * S, C], updated in place.
+    /// x: [B * T * S, C] (rows ordered b, t, s), updated in place.
     func callAsFunction(_ x: inout Tensor, _ ctx: BlockContext) {
         let g = ctx.grid
+        // shift_msa ... gate_mlp = (scale_shift_table[None] + t_block(t)).chunk(6), each [B, C];
+        // conditioning frames (x_mask false) take the chunks of t0 instead.
         let mod = FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: ctx.zeroTimestep,
                                   frameMask: ctx.frameMask, frames: g.frames)
         let stack = axis == .spatial ? 0 : 1
+
+        // Self-attention: spatial blocks attend over the S tokens of a frame, temporal blocks over
+        // the T frames at one position (with RoPE on time).
         let attnSite = CacheSite.attention(axis, stack: stack, block: index)
         if !ctx.replay(attnSite, into: &x) {
-            let h = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial)
-            let a = attn(h, grid: g, axis: axis, rope: axis == .temporal ? ctx.rope : nil)
-            addGated(&x, a, mod, gate: 2, grid: g, axis: axis, keep: ctx.keeper(attnSite))
+            // h = t2i_modulate(norm1(x), shift_msa, scale_msa)          h: [B * T * S, C]
+            let h = modulatedLayerNorm(x, mod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: g.spatial)
+            let a = attn(h, grid: g, axis: axis, rope: axis == .temporal ? ctx.rope : nil)     // a: [B * T * S, C]
+            // x = x + gate_msa * a
+            addGated(&x, a, mod, gate: Chunk.gateMSA, grid: g, axis: axis, keep: ctx.keeper(attnSite))
         }
+
+        // Cross-attention to the caption tokens (no modulation): x = x + cross_attn(x, y).
         crossAttn.add(to: &x, ctx, site: CacheSite(stack: stack, block: index, branch: .crossAttention))
 
+        // MLP: x = x + gate_mlp * mlp(t2i_modulate(norm2(x), shift_mlp, scale_mlp)).
         mlp.add(to: &x, mod, ctx, site: CacheSite(stack: stack, block: index, branch: .mlp))
     }
 }
@@ -91,12 +112,12 @@ struct FinalLayer {
     /// x: [B * T * S, C], t / t0: [B, C] -> [B * T * S, patch * out_channels]
     func callAsFunction(_ x: Tensor, t: Tensor, t0: Tensor?, frameMask: [Bool]?, grid: TokenGrid) -> Tensor {
         let mod = FrameModulation(table: scaleShiftTable, conditioning: t, zeroConditioning: nil, frameMask: nil, frames: grid.frames)
-        var h = modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: grid.spatial)
+        var h = modulatedLayerNorm(x, mod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: grid.spatial)   // shift, scale
         if let frameMask, let t0 {
             // The reference normalises the already modulated x again for conditioning frames:
             // x = modulate(norm(x), t); x_zero = modulate(norm(x), t0). Kept as it is.
             let zeroMod = FrameModulation(table: scaleShiftTable, conditioning: t0, zeroConditioning: nil, frameMask: nil, frames: grid.frames)
-            let hZero = modulatedLayerNorm(h, zeroMod, shift: 0, scale: 1, tokensPerFrame: grid.spatial)
+            let hZero = modulatedLayerNorm(h, zeroMod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: grid.spatial)
             let rowLength = grid.spatial * h.shape.last!
             let hp = h.mutablePointer
             for f in 0..<grid.frameCount where !frameMask[f] {

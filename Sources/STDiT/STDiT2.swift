@@ -60,13 +60,13 @@ struct STDiT2Block {
                                    zeroConditioning: ctx.zeroTemporalTimestep, frameMask: ctx.frameMask, frames: g.frames)
         let spatialSite = CacheSite(stack: 0, block: index, branch: .spatialAttention)
         if !ctx.replay(spatialSite, into: &x) {
-            let s = attn(modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
-            addGated(&x, s, mod, gate: 2, grid: g, keep: ctx.keeper(spatialSite))
+            let s = attn(modulatedLayerNorm(x, mod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
+            addGated(&x, s, mod, gate: Chunk.gateMSA, grid: g, keep: ctx.keeper(spatialSite))
         }
         let temporalSite = CacheSite(stack: 0, block: index, branch: .temporalAttention)
         if !ctx.replay(temporalSite, into: &x) {
-            let t = attnTemp(modulatedLayerNorm(x, tmod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .temporal, rope: ctx.rope)
-            addGated(&x, t, tmod, gate: 2, grid: g, axis: .temporal, keep: ctx.keeper(temporalSite))
+            let t = attnTemp(modulatedLayerNorm(x, tmod, shift: Chunk.shiftTemporal, scale: Chunk.scaleTemporal, tokensPerFrame: g.spatial), grid: g, axis: .temporal, rope: ctx.rope)
+            addGated(&x, t, tmod, gate: Chunk.gateTemporal, grid: g, axis: .temporal, keep: ctx.keeper(temporalSite))
         }
         crossAttn.add(to: &x, ctx, site: CacheSite(stack: 0, block: index, branch: .crossAttention))
 

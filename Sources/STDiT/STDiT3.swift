@@ -61,24 +61,6 @@ public struct STDiT3: Sendable {
     /// The learned null caption (`y_embedder.y_embedding`) for classifier-free guidance. [L, caption_channels]
     public var nullCaption: WeightTensor { trunk.yEmbedder.nullCaption }
 
-    /// The classifier-free-guidance batch: the conditional samples followed by the same samples
-    /// with the null caption. As in the reference, the null half reuses the caption mask.
-    public func guidanceInput(_ cond: STDiT3Input) throws -> STDiT3Input {
-        let y = cond.caption.rank == 4 ? cond.caption.reshaped([cond.caption.shape[0], cond.caption.shape[2], cond.caption.shape[3]]) : cond.caption
-        guard y.rank == 3, y.shape[0] == cond.batch, y.shape[1] == config.modelMaxLength, y.shape[2] == config.captionChannels else {
-            throw STDiTError.badInput("guidance needs captions of shape [\(cond.batch), \(config.modelMaxLength), \(config.captionChannels)] to pair with the null caption, got \(cond.caption.shape)")
-        }
-        let null = nullCaption.toTensor()
-        var out = cond
-        out.latent = concat([cond.latent, cond.latent], axis: 0)
-        out.timesteps = cond.timesteps + cond.timesteps
-        out.caption = concat([y] + [Tensor](repeating: null.reshaped([1] + null.shape), count: cond.batch), axis: 0)
-        out.captionMask = cond.captionMask.map { $0 + $0 }
-        out.frameMask = cond.frameMask.map { $0 + $0 }
-        out.fps = cond.fps.count == 1 ? cond.fps : cond.fps + cond.fps
-        return out
-    }
-
     /// The denoiser output (predicted velocity / noise, then sigma channels). -> [B, C_out, T, H, W]
     /// `cache`: the sampling run's step cache, which decides what this call computes (nil: everything).
     public func callAsFunction(_ input: STDiT3Input, cache: StepCache? = nil) throws -> Tensor {

@@ -50,8 +50,8 @@ struct STDiTV1Block {
                                   frameMask: ctx.frameMask, frames: g.frames)
         let spatialSite = CacheSite(stack: 0, block: index, branch: .spatialAttention)
         if !ctx.replay(spatialSite, into: &x) {
-            let s = attn(modulatedLayerNorm(x, mod, shift: 0, scale: 1, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
-            addGated(&x, s, mod, gate: 2, grid: g, keep: ctx.keeper(spatialSite))
+            let s = attn(modulatedLayerNorm(x, mod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: g.spatial), grid: g, axis: .spatial, rope: nil)
+            addGated(&x, s, mod, gate: Chunk.gateMSA, grid: g, keep: ctx.keeper(spatialSite))
         }
 
         // Temporal branch: the reference gates it with gate_msa of t on every frame, x_mask or not.
@@ -61,7 +61,7 @@ struct STDiTV1Block {
             let t = attnTemp(temporalInput, grid: g, axis: .temporal, rope: nil)
             let plain = ctx.frameMask == nil ? mod
                 : FrameModulation(table: scaleShiftTable, conditioning: ctx.timestep, zeroConditioning: nil, frameMask: nil, frames: g.frames)
-            addGated(&x, t, plain, gate: 2, grid: g, axis: .temporal, keep: ctx.keeper(temporalSite))
+            addGated(&x, t, plain, gate: Chunk.gateMSA, grid: g, axis: .temporal, keep: ctx.keeper(temporalSite))
         }
         crossAttn.add(to: &x, ctx, site: CacheSite(stack: 0, block: index, branch: .crossAttention))
 

@@ -162,6 +162,6 @@ func runBlocks(_ x: inout Tensor, _ ctx: BlockContext, firstTable: WeightTensor?
         // scale_msa on every frame (conditioning frames included).
         let mod = FrameModulation(table: firstTable, conditioning: ctx.timestep, zeroConditioning: nil, frameMask: nil,
                                   frames: ctx.grid.frames)
-        return modulatedLayerNorm(input, mod, shift: 0, scale: 1, tokensPerFrame: ctx.grid.spatial)
+        return modulatedLayerNorm(input, mod, shift: Chunk.shiftMSA, scale: Chunk.scaleMSA, tokensPerFrame: ctx.grid.spatial)
     }, run: run)
 }

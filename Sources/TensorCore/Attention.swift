@@ -45,8 +45,8 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, scale: Float,
         return SendablePointer(p)
     }
     defer { validCopy?.p.deallocate() }
-    // Few keys (temporal attention: one per latent frame): the products are too small for BLAS
-    // (12 GFLOP/s through sgemm at 15 x 15 x 72); a register kernel does them directly.
+    // Few keys (temporal attention: one per latent frame): the products are too small for BLAS to
+    // run well; a register kernel does them directly (docs/performance.md).
     let direct = nk <= smallKeyLimit
     let blockRows = direct ? nq : max(1, min(nq, (1 << 16) / max(nk, 1)))     // score block <= 256 KB
     let blocksPerHead = (nq + blockRows - 1) / blockRows

@@ -27,8 +27,8 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
 
 extension Runtime {
     /// The algorithm `convolution` uses when the caller names none. Process-wide like `threads`:
-    /// `.im2col` gives numbers closest to PyTorch's (Winograd F(4,3) differs by ~1e-5 relative
-    /// per layer), `.auto` is about 4x faster on the VAEs' 3x3 convolutions.
+    /// `.im2col` gives numbers closest to PyTorch's, `.auto` (Winograd on the VAEs' 3x3
+    /// convolutions) is faster; both measured in docs/vae.md and docs/performance.md.
     nonisolated(unsafe) public static var convolutionAlgorithm: ConvAlgorithm = .auto
 }
 

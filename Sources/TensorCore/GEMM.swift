@@ -15,7 +15,7 @@ public enum BLAS {
     /// How long an idle OpenBLAS worker spins (calling sched_yield) before it sleeps, as the
     /// exponent of a cycle count: OpenBLAS's default is 2^28 cycles, ~0.1 s. Between GEMMs our own
     /// threads run on the same cores, and a spinning worker takes CPU from them; 2^4 (sleep at once,
-    /// tens of microseconds to wake per GEMM) made STDiT3-XL/2 ~10% faster (docs/performance.md).
+    /// tens of microseconds to wake per GEMM) made STDiT3-XL/2 faster (measured in docs/performance.md).
     /// A user's OPENBLAS_THREAD_TIMEOUT wins.
     public static let idleSpinExponent = 4
 
@@ -43,8 +43,7 @@ public enum BLAS {
     }
 
     /// Runs `body` with OpenBLAS restricted to one thread, for loops that call many small GEMMs
-    /// from our own worker threads (2 cores must not run 4 threads). A no-op with
-    /// `GEMMThreading.engine`, where OpenBLAS always runs one thread.
+    /// from our own worker threads (2 cores must not run 4 threads).
     public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
         _ = Runtime.configured
         let before = openblas_get_num_threads()
@@ -67,35 +66,8 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
         return
     }
     _ = Runtime.configured
-    let parts = Runtime.threads
-    if Runtime.gemmThreading == .engine && parts > 1 && m * n * k >= sgemmSplitThreshold
-        && max(m, n) >= 32 * parts && !Runtime.parallelRegionActive {
-        // One slice of C per worker, each a single-threaded OpenBLAS call: split the longer side
-        // at multiples of 16 (each slice packs the other operand itself, which costs
-        // O(K x side) against O(M x N x K) of work).
-        let (ap, bp, cp) = (SendablePointer(a), SendablePointer(b), SendablePointer(c))
-        let splitRows = m >= n
-        let side = splitRows ? m : n
-        Runtime.inParallelRegion {
-            DispatchQueue.concurrentPerform(iterations: parts) { s in
-                let lo = (side * s / parts) & ~15, hi = s == parts - 1 ? side : (side * (s + 1) / parts) & ~15
-                if lo >= hi { return }
-                if splitRows {
-                    let aOff = transA ? lo : lo * lda
-                    cblasSgemm(transA, transB, hi - lo, n, k, alpha, ap.p + aOff, lda, bp.p, ldb, beta, cp.p + lo * ldc, ldc)
-                } else {
-                    let bOff = transB ? lo * ldb : lo
-                    cblasSgemm(transA, transB, m, hi - lo, k, alpha, ap.p, lda, bp.p + bOff, ldb, beta, cp.p + lo, ldc)
-                }
-            }
-        }
-        return
-    }
     cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
-
-/// Products smaller than this many multiply-adds (about 20 us on one core) are not split.
-@usableFromInline let sgemmSplitThreshold = 1 << 21
 
 @inlinable
 func cblasSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,

@@ -1,6 +1,6 @@
 // glibc returns every block over 32 MB to the kernel on free, so a loop that allocates the same
-// 100 MB activations again and again pays a page fault per 4 KB each time (measured: ~20% of
-// VAE decode time, all of it system time). Keeping freed memory in the process avoids that.
+// 100 MB activations again and again pays a page fault per 4 KB each time (its cost in VAE decode:
+// docs/performance.md). Keeping freed memory in the process avoids that.
 
 #if canImport(Glibc)
 @_silgen_name("mallopt") private func c_mallopt(_ param: Int32, _ value: Int32) -> Int32

@@ -3,47 +3,24 @@
 // Our loops fork-join with DispatchQueue.concurrentPerform (cheap: ~25 ns an iteration, the caller
 // takes part). OpenBLAS has its own threads; we never run both at once: GEMMs are called from one
 // thread, and loops that call small GEMMs from several workers wrap themselves in
-// `BLAS.singleThreaded`. The alternative, `GEMMThreading.engine` (env
-// OPENSORA_GEMM_THREADING=engine), keeps OpenBLAS single-threaded and splits each large GEMM over
-// our workers, so only one pool exists: it saved ~5% CPU time (no idle OpenBLAS worker spinning)
-// but each slice packs the shared operand itself, and it measured no faster (docs/performance.md).
-// Since then OpenBLAS's idle workers are told to sleep at once (`BLAS.limitIdleSpin`).
+// `BLAS.singleThreaded`; OpenBLAS's idle workers are told to sleep at once (`BLAS.limitIdleSpin`).
 
 import Foundation
 import Dispatch
 import Synchronization
 
-/// Who parallelises a large GEMM.
-public enum GEMMThreading: String, Sendable, CaseIterable {
-    /// OpenBLAS's own thread pool (its idle workers sleep right after each call, see
-    /// `BLAS.limitIdleSpin`). The default.
-    case openblas
-    /// OpenBLAS single-threaded; `sgemm` splits the product into one slice per engine worker.
-    case engine
-}
-
 public enum Runtime {
     /// Threads for the engine's own loops and for GEMMs. Defaults to the number of cores.
     nonisolated(unsafe) public private(set) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    /// Defaults to `.openblas`; the environment variable OPENSORA_GEMM_THREADING=openblas|engine
-    /// overrides it (for comparisons).
-    nonisolated(unsafe) public private(set) static var gemmThreading: GEMMThreading =
-        ProcessInfo.processInfo.environment["OPENSORA_GEMM_THREADING"].flatMap(GEMMThreading.init(rawValue:)) ?? .openblas
 
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
         applyBLASThreads()
     }
 
-    public static func setGEMMThreading(_ mode: GEMMThreading) {
-        gemmThreading = mode
-        applyBLASThreads()
-    }
-
     static func applyBLASThreads() {
         _ = idleSpinLimited
-        BLAS.setThreads(gemmThreading == .engine ? 1 : threads)
+        BLAS.setThreads(threads)
     }
 
     private static let idleSpinLimited: Bool = { BLAS.limitIdleSpin(); return true }()
@@ -55,8 +32,8 @@ public enum Runtime {
         return true
     }()
 
-    /// True while a `parallelFor` or a split GEMM is running (in any thread): work started then
-    /// stays on the thread that asked (no nested fork-join, no GEMM split), so 2 cores never run
+    /// True while a `parallelFor` is running (in any thread): work started then
+    /// stays on the thread that asked (no nested fork-join), so 2 cores never run
     /// 4 busy threads. A process-wide count rather than a thread-local mark: pthread key 0 came
     /// back already set on the main thread of the engine (another library uses it uncreated).
     @inlinable

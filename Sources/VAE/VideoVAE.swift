@@ -59,7 +59,14 @@ public struct VideoVAE: VideoAutoencoder {
 
     /// Latent frames for a clip of `frames` frames (get_latent_size).
     public func latentFrames(_ frames: Int) -> Int {
-        encodeChunks(frames: frames).reduce(0) { $0 + temporal.config.latentFrames($1.count) }
+        Self.latentFrames(frames, microFrameSize: microFrameSize, temporal: temporal.config)
+    }
+
+    /// get_latent_size without the weights: each chunk of `microFrameSize` frames (nil: the whole
+    /// clip) is front-padded to a multiple of the temporal factor. For estimates made before loading.
+    public static func latentFrames(_ frames: Int, microFrameSize: Int?, temporal: TemporalVAEConfig) -> Int {
+        let m = microFrameSize ?? max(frames, 1)
+        return stride(from: 0, to: frames, by: m).reduce(0) { $0 + temporal.latentFrames(min($1 + m, frames) - $1) }
     }
 
     /// The frame ranges encode hands to the temporal VAE, one per chunk.

@@ -199,14 +199,7 @@ struct GenerateCommand: ParsableCommand {
         o.numFrames = numFrames
         o.fps = fps
         o.saveFPS = saveFps
-        if seed == -1 {
-            // As Open-Sora's -1: a fresh seed, said so that the run can be repeated.
-            let drawn = Int.random(in: 0...Int(Int32.max))
-            FileHandle.standardError.write(Data("note: --seed -1: using the random seed \(drawn)\n".utf8))
-            o.seed = drawn
-        } else {
-            o.seed = seed
-        }
+        o.seed = seed == GenerationConfig.randomSeed ? GenerationConfig.drawSeed() : seed
         o.rng = rng
         o.numSamplingSteps = numSamplingSteps
         o.cfgScale = cfgScale

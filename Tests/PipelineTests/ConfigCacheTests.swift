@@ -91,10 +91,25 @@ final class ConfigCacheTests: XCTestCase {
             o.cache = spec
             var copy = c
             try copy.apply(overrides: o)
-            return MemoryEstimate(config: copy, denoiserWeightBytes: 0, vaeWeightBytes: 0).cacheBytes
+            return MemoryEstimate(config: copy, videos: 1, denoiserWeightBytes: 0, vaeWeightBytes: 0).cacheBytes
         }
         XCTAssertEqual(try bytes("none"), 0)
         XCTAssertEqual(try bytes("teacache"), 2 * hidden)
         XCTAssertEqual(try bytes("pab"), 122 * hidden)
+    }
+
+    /// Every video of a run keeps its frames until the run ends, so the estimate grows with the
+    /// number of prompts; the batch (activations) is at most batch_size videos and at most the run.
+    func testMemoryEstimateCountsVideosAndBatch() throws {
+        var c = GenerationConfig.defaults
+        c.batchSize = 4
+        func estimate(_ videos: Int) -> MemoryEstimate { MemoryEstimate(config: c, videos: videos, denoiserWeightBytes: 0, vaeWeightBytes: 0) }
+        let frames = 3.0 * 51 * 240 * 424 * 4                       // 240p 9:16 decodes to 240 x 424
+        XCTAssertGreaterThan(estimate(100).heldBytes, 100 * frames)
+        XCTAssertEqual(estimate(100).heldBytes, 100 * estimate(1).heldBytes, accuracy: 1)
+        XCTAssertLessThan(estimate(1).denoiseBytes - estimate(1).heldBytes, estimate(4).denoiseBytes - estimate(4).heldBytes,
+                          "one video is a batch of one, whatever batch_size says")
+        XCTAssertEqual(estimate(4).denoiseBytes - estimate(4).heldBytes, estimate(40).denoiseBytes - estimate(40).heldBytes, accuracy: 1,
+                       "a batch is at most batch_size videos")
     }
 }

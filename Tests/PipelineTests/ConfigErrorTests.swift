@@ -38,7 +38,7 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("num_frames: 0\n", "num_frames", "1 ... 4096")
         assertConfigError("num_frames: 5000\n", "num_frames")
         assertConfigError("fps: 0\n", "fps")
-        assertConfigError("seed: -1\n", "seed")
+        assertConfigError("seed: -2\n", "seed", "got -2")
         assertConfigError("batch_size: 0\n", "batch_size")
         assertConfigError("aes: 11\n", "aes")
         assertConfigError("image_size: [32]\n", "image_size", "[H, W]")
@@ -58,6 +58,13 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("mask_strategy: \"0,0,x\"\n", "mask_strategy", "not an integer")
         assertConfigError("prompt: [a, b]\nreference_path: [x.png]\n", "reference_path", "2 prompts")
         assertConfigError("output:\n  path: out/a.mp4\n  format: png\n", "output.format", ".mp4")
+    }
+
+    func testSeedMinusOneDrawsASeed() throws {
+        // As `--seed -1` and Open-Sora's -1: a fresh seed in range, different from run to run.
+        let seeds = try (0..<4).map { _ in try parse("seed: -1\n").seed }
+        XCTAssertTrue(seeds.allSatisfy { (0...Int(Int32.max)).contains($0) }, "\(seeds)")
+        XCTAssertGreaterThan(Set(seeds).count, 1, "\(seeds)")
     }
 
     func testKeysOfAnotherFamilyAreErrors() {

@@ -107,8 +107,15 @@ final class STDiT3Tests: XCTestCase {
             one.fps = [masked.fps[i]]
             assertClose(try k.model(one), batched.slice(i..<(i + 1)), 1e-6, "sample \(i)")
 
-            // Guidance batch [cond, null] of this sample.
-            let cfg = try k.model.guidanceInput(one)
+            // Guidance batch [cond, null] of this sample: the one guidance caption (STDiT/Guidance.swift).
+            let guided = try guidanceCaption(one.caption, mask: one.captionMask, null: k.model.nullCaption)
+            var cfg = one
+            cfg.latent = concat([one.latent, one.latent], axis: 0)
+            cfg.timesteps = one.timesteps + one.timesteps
+            cfg.caption = guided.caption
+            cfg.captionMask = guided.mask
+            cfg.frameMask = one.frameMask.map { $0 + $0 }
+            cfg.fps = one.fps + one.fps
             XCTAssertEqual(cfg.batch, 2)
             let out = try k.model(cfg)
             assertClose(out.slice(0..<1), batched.slice(i..<(i + 1)), 1e-6, "cfg cond half \(i)")
@@ -187,7 +194,6 @@ final class STDiT3Tests: XCTestCase {
         bad = k.input
         bad.latent = Tensor(zeros: [2, 3, 3, 8, 10])
         XCTAssertThrowsError(try k.model(bad))
-        XCTAssertThrowsError(try k.model.guidanceInput(STDiT3Input(latent: k.input.latent, timesteps: k.input.timesteps,
-                                                                   caption: Tensor(zeros: [2, 5, 64]), fps: [24], height: 64, width: 80)))
+        XCTAssertThrowsError(try guidanceCaption(Tensor(zeros: [2, 5, 64]), mask: nil, null: k.model.nullCaption))
     }
 }

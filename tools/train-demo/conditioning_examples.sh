@@ -20,7 +20,7 @@ opensora generate --config configs/demo.yaml --prompt "a yellow square moving ri
   --reference-path out/cond/i2v.mp4 --mask-strategy "0,0,-2,0,2" --align none --output out/cond/extend.mp4 --overwrite
 # 4. edit a clip: example 1 re-noised half-way under another prompt
 opensora generate --config configs/demo.yaml --prompt "a yellow square moving right on a blue background" \
-  --reference-path out/cond/i2v.mp4 --mask-strategy "0,0,0,0,5,0.5" --output out/cond/edit.mp4 --overwrite
+  --reference-path out/cond/i2v.mp4 --mask-strategy "0,0,0,0,4,0.5" --output out/cond/edit.mp4 --overwrite
 # 5. a 3-loop long video, one prompt per loop, starting from an image
 opensora generate --config configs/demo.yaml --num-frames 34 --loop 3 --image docs/examples/red-circle-blue.png \
   --prompt "|0|a red circle moving down on a blue background|1|a red circle moving right on a blue background|2|a red circle moving up on a blue background" \

@@ -31,16 +31,13 @@ enum RectifiedFlowCheck {
         var checks = [OutputCheck(name: "y_cond (T5)", got: text.reshaped([text.shape[0], 1] + text.shape.dropFirst()),  // [B, 1, L, C]
                                   expected: recorded.slice(0..<prompts.count), tolerance: try c.t5Tolerance())]
         let mask = tokens.mask.map { $0.map { $0 != 0 } }
-        let fps = try c.tensor("additional_args.fps").array
+        let recordedFPS = try c.tensor("additional_args.fps").array                    // one value, or one per prompt
+        let fps = recordedFPS.count == 1 ? recordedFPS : recordedFPS + recordedFPS      // the guidance batch's rows
         let height = try c.tensor("additional_args.height")[flat: 0], width = try c.tensor("additional_args.width")[flat: 0]
-        let guided = try stdit.guidanceInput(STDiT3Input(latent: Tensor(zeros: [prompts.count, 1, 1, 1, 1]),
-                                                         timesteps: [Float](repeating: 0, count: prompts.count),
-                                                         caption: text, captionMask: mask, fps: fps, height: height, width: width))
+        let guided = try guidanceCaption(text, mask: mask, null: stdit.nullCaption)
         let model: Denoiser = { x, t, frameMask in
-            let frames = x.shape[2]
-            let rows = frameMask.map { m in stride(from: 0, to: m.count, by: frames).map { Array(m[$0..<($0 + frames)]) } }
-            return try stdit(STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.captionMask,
-                                         frameMask: rows, fps: guided.fps, height: height, width: width))
+            try stdit(STDiT3Input(latent: x, timesteps: t, caption: guided.caption, captionMask: guided.mask,
+                                  frameMask: frameMaskRows(frameMask, frames: x.shape[2]), fps: fps, height: height, width: width))
         }
         checks += try check(c, model: model)
         return checks

@@ -4,6 +4,43 @@
 // decide where frames land); docs/conditioning.md explains each.
 
 import Foundation
+import TensorCore
+
+/// One entry of Open-Sora's mask_strategy: `loop,ref_idx,ref_start,target_start,length,edit_ratio`,
+/// positions in latent frames, negative = from the end; missing trailing fields default to 0,0,0,0,1,0.
+public struct MaskCondition: Equatable, Sendable {
+    public var loop = 0
+    public var referenceIndex = 0
+    public var referenceStart = 0
+    public var targetStart = 0
+    public var length = 1
+    public var editRatio = 0.0
+
+    public init(loop: Int = 0, referenceIndex: Int = 0, referenceStart: Int = 0, targetStart: Int = 0, length: Int = 1, editRatio: Double = 0) {
+        self.loop = loop
+        self.referenceIndex = referenceIndex
+        self.referenceStart = referenceStart
+        self.targetStart = targetStart
+        self.length = length
+        self.editRatio = editRatio
+    }
+}
+
+extension GenerationConfig {
+    /// Parses one prompt's mask_strategy ("" = none) as the reference does (MaskStrategy.parse),
+    /// and refuses what the reference would silently skip or misread: negative loop, reference
+    /// index or length.
+    public static func parseMaskStrategy(_ text: String) throws -> [MaskCondition] {
+        let conditions: [MaskCondition]
+        do { conditions = try MaskStrategy.parse(text) } catch let e as ConditioningError {
+            throw ConfigError(source: "mask_strategy", key: nil, "'\(text)': \(e.message)")
+        }
+        if let bad = conditions.first(where: { $0.loop < 0 || $0.referenceIndex < 0 || $0.length < 0 }) {
+            throw ConfigError(source: "mask_strategy", key: nil, "'\(text)': loop, ref_idx and length must not be negative (entry \(bad.loop),\(bad.referenceIndex),...,\(bad.length))")
+        }
+        return conditions
+    }
+}
 
 /// A failure of one of the reference's functions, named by the Python exception it raises there
 /// (the golden case `mask_parse` records exception types).
@@ -130,3 +167,38 @@ public enum MaskStrategy {
 
 func floorDiv(_ a: Int, _ b: Int) -> Int { let q = a / b; return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q }
 func floorMod(_ a: Int, _ b: Int) -> Int { a - floorDiv(a, b) * b }
+
+/// Open-Sora's apply_mask_strategy for loop `loop`: copies reference latent frames into z where
+/// MaskStrategy.place puts them and returns the frame mask (edit_ratio where placed, 1 elsewhere).
+/// z: [B, C, T, H, W]; refs[b]: [C, Tr, H, W]. Returns the mask [B, T], or nil when no prompt has
+/// a strategy (then the sampler draws nothing for conditioning; the reference would still pass
+/// a mask of ones and draw unused noise each step).
+func applyMaskStrategy(_ z: inout Tensor, references: [[Tensor]], strategies: [[MaskCondition]], loop: Int = 0, align: Int?) throws -> Tensor? {
+    guard strategies.contains(where: { !$0.isEmpty }) else { return nil }
+    let (b, c, t) = (z.shape[0], z.shape[1], z.shape[2])
+    let plane = z.shape[3] * z.shape[4]
+    var mask = Tensor(repeating: 1, shape: [b, t])
+    let zp = z.mutablePointer
+    for i in 0..<b {
+        let placement: MaskStrategy.Placement
+        do {
+            placement = try MaskStrategy.place(frames: t, referenceFrames: references[i].map { $0.shape[1] }, conditions: strategies[i],
+                                               loop: loop, align: align)
+        } catch let e as ConditioningError where e.kind == .index {
+            let bad = strategies[i].first { $0.loop == loop && !(0..<references[i].count).contains($0.referenceIndex) }
+            throw PipelineError("mask_strategy of prompt \(i + 1) uses reference #\(bad?.referenceIndex ?? -1), but only \(references[i].count) reference(s) were given")
+        } catch let e as ConditioningError {
+            throw PipelineError("mask_strategy of prompt \(i + 1) (loop \(loop)): \(e.message) (\(references[i].count) reference(s), \(t) latent frames)")
+        }
+        for (f, source) in placement.sources.enumerated() {
+            guard let source else { continue }
+            let ref = references[i][source.reference]
+            let tr = ref.shape[1], rp = ref.pointer
+            for ch in 0..<c {
+                (zp + ((i * c + ch) * t + f) * plane).update(from: rp + (ch * tr + source.frame) * plane, count: plane)
+            }
+        }
+        for f in 0..<t { mask[flat: i * t + f] = placement.mask[f] }
+    }
+    return mask
+}

@@ -6,24 +6,25 @@
 import Foundation
 import TensorCore
 import Weights
+import T5
 
-public enum T5Benchmark {
-    public struct Result: Sendable {
-        public var config: T5Config
-        public var tokens: Int
-        public var checkpointBytes: Int
-        public var writeSeconds: Double
-        public var loadSeconds: Double
-        public var encodeSeconds: Double
+enum T5Benchmark {
+    struct Result: Sendable {
+        var config: T5Config
+        var tokens: Int
+        var checkpointBytes: Int
+        var writeSeconds: Double
+        var loadSeconds: Double
+        var encodeSeconds: Double
         /// VmHWM before the checkpoint is opened and after encoding, bytes.
-        public var peakRSSBeforeLoad: Int
-        public var peakRSS: Int
-        public var outputChecksum: Double
+        var peakRSSBeforeLoad: Int
+        var peakRSS: Int
+        var outputChecksum: Double
 
-        public var json: String {
+        var json: String {
             #"{"component":"t5-xxl","tokens":\#(tokens),"layers":\#(config.layers),"d_model":\#(config.dModel),"checkpoint_bytes":\#(checkpointBytes),"#
                 + #""write_seconds":\#(fmt(writeSeconds)),"load_seconds":\#(fmt(loadSeconds)),"encode_seconds":\#(fmt(encodeSeconds)),"#
-                + #""peak_rss_before_load_bytes":\#(peakRSSBeforeLoad),"peak_rss_bytes":\#(peakRSS),"threads":\#(Runtime.threads),"gemm_threading":"\#(Runtime.gemmThreading.rawValue)","checksum":\#(outputChecksum)}"#
+                + #""peak_rss_before_load_bytes":\#(peakRSSBeforeLoad),"peak_rss_bytes":\#(peakRSS),"threads":\#(Runtime.threads),"checksum":\#(outputChecksum)}"#
         }
         private func fmt(_ v: Double) -> String { String(format: "%.3f", v) }
     }
@@ -32,11 +33,11 @@ public enum T5Benchmark {
     ///   - tensors: checkpoint names and shapes (e.g. the manifest's t5-v1_1-xxl list).
     ///   - directory: scratch folder for the ~9.5 GB checkpoint; removed afterwards unless `keep`.
     ///   - progress: receives one line per phase.
-    public static func run(tensors: [(name: String, shape: [Int])], tokens: Int = 300, directory: String,
+    static func run(tensors: [(name: String, shape: [Int])], tokens: Int = 300, directory: String,
                            keep: Bool = false, seed: UInt64 = 1, weightDType: DType = .bf16,
                            progress: (String) -> Void = { _ in }) throws -> Result {
-        guard weightDType == .bf16 || weightDType == .f32 else { throw T5Error.badInput("benchmark weights are bf16 or f32, not \(weightDType)") }
-        guard tokens >= 1 else { throw T5Error.badInput("benchmark needs at least one token, got \(tokens)") }
+        guard weightDType == .bf16 || weightDType == .f32 else { throw CLIError("benchmark weights are bf16 or f32, not \(weightDType)") }
+        guard tokens >= 1 else { throw CLIError("benchmark needs at least one token, got \(tokens)") }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/t5-bench-\(getpid()).safetensors"
         defer { if !keep { try? FileManager.default.removeItem(atPath: path) } }
@@ -115,5 +116,5 @@ public enum T5Benchmark {
     }
 
     /// Peak resident set size of this process (VmHWM), bytes; 0 if unknown.
-    public static func peakResidentBytes() -> Int { ResourceUsage.peakRSSBytes() }
+    static func peakResidentBytes() -> Int { ResourceUsage.peakRSSBytes() }
 }
