@@ -28,7 +28,7 @@ opensora generate --config configs/demo.yaml --num-frames 34 --loop 3 --image do
 
 for name in i2v connect extend edit; do
   ffmpeg -nostdin -loglevel error -y -i "out/cond/$name.mp4" \
-    -vf "select='not(mod(n\,4))',scale=96:96:flags=neighbor,pad=100:96:0:0:white,tile=5x1" -frames:v 1 "$IMG/cond-$name.png"
+    -vf "select='not(mod(n\,4))',scale=96:96:flags=neighbor,pad=100:96:0:0:white,tile=4x1" -frames:v 1 "$IMG/cond-$name.png"
 done
 ffmpeg -nostdin -loglevel error -y -i out/cond/loop.mp4 \
   -vf "select='not(mod(n\,8))',scale=64:64:flags=neighbor,pad=68:64:0:0:white,tile=9x1" -frames:v 1 "$IMG/cond-loop.png"
