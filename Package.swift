@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
         .testTarget(name: "MMDiTTests", dependencies: ["MMDiT", "STDiT", "TensorCore", "Weights"]),
-        .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights", "VideoIO"]),
     ],
     cxxLanguageStandard: .cxx17
 )

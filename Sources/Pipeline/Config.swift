@@ -87,6 +87,8 @@ public struct GenerationConfig: Equatable, Sendable {
     public var loop = 1
     /// Latent frames carried over between loops (multiple of 5).
     public var conditionFrameLength = 5
+    /// edit_ratio of the carried-over frames (0 = kept as they are; up to 1 = re-generated).
+    public var conditionFrameEdit = 0.0
     public var align: Int? = 5
 
     public var dtype = ComputeDType.bf16

@@ -107,6 +107,7 @@ extension GenerationConfig {
         line(0, "mask_strategy", maskStrategies.isEmpty ? "null" : list(maskStrategies, q))
         line(0, "loop", "\(loop)")
         line(0, "condition_frame_length", "\(conditionFrameLength)")
+        line(0, "condition_frame_edit", num(conditionFrameEdit))
         line(0, "align", opt(align) { "\($0)" })
         line(0, "dtype", dtype.rawValue)
         line(0, "rng", rng.rawValue)

@@ -27,6 +27,7 @@ public struct ConfigOverrides: Sendable {
     public var maskStrategies: [String]?
     public var loop: Int?
     public var conditionFrameLength: Int?
+    public var conditionFrameEdit: Double?
     public var align: Int??
     public var dtype: String?
     public var rng: String?
@@ -111,6 +112,7 @@ extension GenerationConfig {
         set("mask_strategy", o.maskStrategies) { c.maskStrategies = $0 }
         set("loop", o.loop) { c.loop = $0 }
         set("condition_frame_length", o.conditionFrameLength) { c.conditionFrameLength = $0 }
+        set("condition_frame_edit", o.conditionFrameEdit) { c.conditionFrameEdit = $0 }
         set("align", o.align) { c.align = $0 }
         if let name = o.dtype {
             guard let d = ComputeDType(name: name) else { throw bad("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
