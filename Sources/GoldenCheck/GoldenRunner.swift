@@ -45,7 +45,8 @@ public enum GoldenRunner {
                                                    "mmdit"]
 
     /// Kinds whose checker builds its model with `CheckOptions.quantization`.
-    public static let quantizeKinds: Set<String> = ["stdit3", "stdit2", "stdit"]
+    public static let quantizeKinds: Set<String> = ["stdit3", "stdit2", "stdit",
+                                                    "mmdit"]
     /// An int8 model passes a case when every output's relative L2 error is within this
     /// (docs/quantization.md: measured 1e-2 .. 2e-2 on the golden cases).
     public static let int8RelativeL2Bound: Float = 5e-2

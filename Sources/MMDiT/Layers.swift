@@ -1,5 +1,5 @@
-// The small pieces every MMDiT part is made of: parameters read by checkpoint name, a Linear,
-// adaLN modulation (shift, scale, gate chunks of Linear(SiLU(vec))) and its two uses.
+// The small pieces every MMDiT part is made of: parameters read by checkpoint name, a Linear
+// (float, or int8 under `--quantize int8`: docs/quantization.md), adaLN modulation (shift, scale, gate chunks of Linear(SiLU(vec))) and its two uses.
 
 import TensorCore
 import Weights
@@ -8,26 +8,39 @@ import Weights
 struct Parameters {
     let store: WeightStore
     let prefix: String
+    /// How the Linears built under this scope compute (`.int8` only for the blocks' projections and MLPs).
+    let quantization: Quantization
 
-    init(_ store: WeightStore, prefix: String = "") { self.store = store; self.prefix = prefix }
+    init(_ store: WeightStore, prefix: String = "", quantization: Quantization = .none) {
+        self.store = store; self.prefix = prefix; self.quantization = quantization
+    }
 
     func callAsFunction(_ name: String, _ shape: [Int]) throws -> WeightTensor { try store.weight(prefix + name, shape: shape) }
 
-    func scope(_ name: String) -> Parameters { Parameters(store, prefix: prefix + name + ".") }
+    func scope(_ name: String) -> Parameters { Parameters(store, prefix: prefix + name + ".", quantization: quantization) }
+
+    /// The same scope with its Linears computed as `q`.
+    func quantized(_ q: Quantization) -> Parameters { Parameters(store, prefix: prefix, quantization: q) }
 }
 
-/// PyTorch nn.Linear: weight [out, in], bias [out].
+/// PyTorch nn.Linear: weight [out, in], bias [out]. Float32 (from float or bf16 weights), or the
+/// int8 path when its scope asks for it or the checkpoint stores the weight as I8.
 struct Dense {
     let weight: WeightTensor
     let bias: WeightTensor?
+    /// The int8 form; nil = float32.
+    let int8: Int8Weight?
 
     init(_ p: Parameters, in inF: Int, out outF: Int, bias hasBias: Bool = true) throws {
-        weight = try p("weight", [outF, inF])
+        (weight, int8) = try p.store.linearWeight(p.prefix + "weight", out: outF, in: inF, quantization: p.quantization)
         bias = hasBias ? try p("bias", [outF]) : nil
     }
 
     /// x: [..., in] -> [..., out]
-    func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        if let int8 { return linear(x, int8: int8, bias: bias) }
+        return linear(x, weight: weight, bias: bias)
+    }
 
     var tensors: [WeightTensor] { [weight] + (bias.map { [$0] } ?? []) }
 }
@@ -39,7 +52,9 @@ struct Modulation {
     let chunks: Int
 
     init(_ p: Parameters, hidden: Int, chunks: Int) throws {
-        lin = try Dense(p, in: hidden, out: chunks * hidden)
+        // Float even under --quantize int8: it runs on B rows (no speed to gain), and its scale
+        // and gate multiply every token of the block.
+        lin = try Dense(p.quantized(.none), in: hidden, out: chunks * hidden)
         self.chunks = chunks
     }
 

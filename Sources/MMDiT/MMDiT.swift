@@ -7,8 +7,9 @@
 //   19 x DoubleStreamBlock(x, y)  ─▶  z = cat(y, x) [B, L + N, C]  ─▶  38 x SingleStreamBlock(z)
 //   drop the L text rows ─▶ FinalLayer ─▶ velocity [B, N, 64]
 //
-// Weights stay as the store hands them out (memory-mapped, bf16 for the real checkpoint); each
-// block's pages are given back after it runs, so the resident set is about one block.
+// Weights stay as the store hands them out (memory-mapped, bf16 for the real checkpoint, I8 for an
+// int8 one); each block's pages are given back after it runs, so the resident set is about one
+// block. With `--quantize int8` the blocks' projections and MLPs run W8A8 (docs/quantization.md).
 
 import TensorCore
 import Weights
@@ -49,8 +50,11 @@ public struct MMDiT: Sendable {
 
     /// Builds the model over `weights` (the reference's state_dict names), checking every tensor's
     /// presence and shape first. Without `config` the sizes are read off the checkpoint and RoPE
-    /// takes `positional` (the released model's by default).
-    public init(weights: WeightStore, config: MMDiTConfig? = nil, positional: MMDiTConfig.Positional = .openSora2) throws {
+    /// takes `positional` (the released model's by default). `quantization`: how the blocks'
+    /// projections and MLPs compute (embedders, modulation, final layer, norms, RoPE and attention
+    /// stay float32); I8 weights of an int8 checkpoint always run int8.
+    public init(weights: WeightStore, config: MMDiTConfig? = nil, positional: MMDiTConfig.Positional = .openSora2,
+                quantization: Quantization = .none) throws {
         let c = try config ?? MMDiTConfig.inferred(from: weights, positional: positional)
         try c.validate()
         if config != nil {
@@ -61,9 +65,18 @@ public struct MMDiT: Sendable {
         self.config = c
         let p = Parameters(weights)
         embedders = try InputEmbedders(p, c)
-        doubleBlocks = try (0..<c.depth).map { try DoubleStreamBlock(p.scope("double_blocks.\($0)"), c) }
-        singleBlocks = try (0..<c.depthSingleBlocks).map { try SingleStreamBlock(p.scope("single_blocks.\($0)"), c) }
+        let blocks = p.quantized(quantization)
+        doubleBlocks = try (0..<c.depth).map { try DoubleStreamBlock(blocks.scope("double_blocks.\($0)"), c) }
+        singleBlocks = try (0..<c.depthSingleBlocks).map { try SingleStreamBlock(blocks.scope("single_blocks.\($0)"), c) }
         finalLayer = try FinalLayer(p.scope("final_layer"), c)
+    }
+
+    /// Bytes of int8 weight values the model holds (0 on the float path).
+    public var int8WeightBytes: Int {
+        let streams = doubleBlocks.flatMap { [$0.img, $0.txt] }
+        let linears = streams.flatMap { [$0.mod.lin, $0.attn.q, $0.attn.k, $0.attn.v, $0.attn.proj, $0.mlp.fc1, $0.mlp.fc2] }
+            + singleBlocks.flatMap { [$0.mod.lin, $0.q, $0.k, $0.vMLP, $0.linear2] }
+        return linears.reduce(0) { sum, d in sum + (d.int8.map { $0.outFeatures * $0.inFeatures } ?? 0) }
     }
 
     /// Intermediates `callAsFunction` can report, named as in the golden cases.

@@ -40,23 +40,7 @@ struct Linear {
     var outFeatures: Int { weight.shape[0] }
 
     init(_ p: ParameterScope, in inF: Int, out outF: Int, bias hasBias: Bool = true) throws {
-        let name = p.prefix + "weight"
-        let info = p.store.info(name)
-        if let info, info.dtype == .i8 {
-            // An int8 file: values and scales as stored, whatever the option says.
-            let src = p.store.sourceDescription
-            guard info.shape == [outF, inF] else { throw WeightsError.shapeMismatch(name: name, source: src, expected: [outF, inF], found: info.shape) }
-            let scaleName = name + Int8Weight.scaleSuffix
-            guard let s = p.store.info(scaleName) else { throw WeightsError.missingTensor(name: scaleName, source: src) }
-            guard s.shape == [outF] else { throw WeightsError.shapeMismatch(name: scaleName, source: src, expected: [outF], found: s.shape) }
-            guard s.dtype == .f32 else { throw WeightsError.dtypeMismatch(name: scaleName, source: src, expected: "F32", found: s.dtype.rawValue) }
-            weight = try p.store.weight(name)
-            do { int8 = try Int8Weight(values: weight, scales: try p.store.weight(scaleName)) }
-            catch let e as QuantizationError { throw WeightsError.other("\(src): \(e.description)") }
-        } else {
-            weight = try p("weight", [outF, inF])
-            int8 = p.quantization == .int8 ? Int8Weight(quantizing: weight) : nil
-        }
+        (weight, int8) = try p.store.linearWeight(p.prefix + "weight", out: outF, in: inF, quantization: p.quantization)
         bias = hasBias ? try p("bias", [outF]) : nil
     }
 

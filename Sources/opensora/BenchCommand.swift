@@ -51,7 +51,7 @@ struct BenchCommand: ParsableCommand {
     var sgemmWindow: Double { sgemmWindowOption ?? 5 }
     @Option(parsing: .unconditional, help: "mmdit-v2: run N double + N single blocks of the real width and extrapolate the 19 + 38 (default: all).")
     var blocks: Int?
-    @Option(name: .customLong("quantize"), help: "stdit*-xl2: the blocks' linears as none (float32, default) or int8; a comma list (none,int8) runs each in turn, one JSON line each (docs/quantization.md).")
+    @Option(name: .customLong("quantize"), help: "stdit*-xl2, mmdit-v2: the blocks' linears as none (float32, default) or int8; a comma list (none,int8) runs each in turn, one JSON line each (docs/quantization.md).")
     var quantizeOption: String?
     @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
@@ -118,7 +118,8 @@ struct BenchCommand: ParsableCommand {
                 for (name, shape) in shapes { print(try SGEMMBench.attention(shape: shape, name: name, repeats: repeat_ ?? 5)) }
             case MMDiTBench.component:
                 guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
-                try MMDiTBench.run(latent: latent, blocks: blocks, sgemmWindow: sgemmWindow)
+                try MMDiTBench.run(latent: latent, blocks: blocks, sgemmWindow: sgemmWindow,
+                                   quantizations: try (quantizeOption ?? "none").split(separator: ",").map { try Quantization(option: String($0)) })
             case "hunyuan-vae-decode", "dc-ae-decode":
                 print(try V2VAEBench.decode(V2VAEBench.Model(rawValue: component)!, latent: latent))
             default:

@@ -22,7 +22,7 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Read the model weights from this file, folder or index instead of the case's own weights.")
     var weights: String?
 
-    @Option(help: "stdit3, stdit2, stdit cases: run the blocks' linears as none (float32, default) or int8; int8 outputs pass on relative L2 error <= 5e-2 (docs/quantization.md).")
+    @Option(help: "stdit3, stdit2, stdit, mmdit cases: run the blocks' linears as none (float32, default) or int8; int8 outputs pass on relative L2 error <= 5e-2 (docs/quantization.md).")
     var quantize: String?
 
     func run() throws {

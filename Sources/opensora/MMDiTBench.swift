@@ -8,6 +8,11 @@
 // every block, and extrapolates: embedders + final layer + 19 x mean double + 38 x mean single.
 // Plain sgemm on the blocks' linear shapes, timed in the same process before and after the
 // forward, gives the reference rate (`fraction_of_sgemm`), since this shared machine's speed drifts.
+//
+// `--quantize none,int8` runs one forward per mode in the same process over the same random
+// weights (one JSON line each, with its own peak RSS: the high-water mark is reset before each
+// model is built). Each line also gives the full model's checkpoint size, bf16 and int8, computed
+// from the manifest's shapes with the rule `opensora weights quantize` applies.
 
 import Foundation
 import MMDiT
@@ -23,7 +28,7 @@ enum MMDiTBench {
     static let branches = 3
 
     /// latent "T,H,W": latent frames x latent height x latent width (the VAE's; packing halves H and W).
-    static func run(latent spec: String, blocks: Int?, sgemmWindow: Double) throws {
+    static func run(latent spec: String, blocks: Int?, sgemmWindow: Double, quantizations: [Quantization] = [.none]) throws {
         let dims = spec.split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0) }
         guard dims.count == 3, let t = dims[0], let h = dims[1], let w = dims[2], t > 0, h > 0, w > 0 else {
             throw CLIError("--latent must be T,H,W with positive integers (latent frames, latent height, latent width), got '\(spec)'")
@@ -42,15 +47,17 @@ enum MMDiTBench {
 
         let grid = (t: t, h: h / p, w: w / p)
         let imageTokens = grid.t * grid.h * grid.w, b = branches
-        // The blocks built (bf16, in memory) and the forward's activations.
-        let weightBytes = Double(config.parameterCount) * 2
+        // The blocks built (bf16, in memory), at most one int8 byte per parameter on top, and the
+        // forward's activations.
+        let weightBytes = Double(config.parameterCount) * (quantizations.contains(.int8) ? 3 : 2)
         let activationBytes = full.activationBytes(batch: b, imageTokens: imageTokens, textTokens: textTokens)
         try InputLimits.requireMemory(weightBytes + activationBytes, for: "--latent \(spec) (mmdit-v2, \(config.depth)+\(config.depthSingleBlocks) blocks)")
 
         HeapTuning.retainFreedMemory()
         let names = Set(config.parameterShapes().map(\.0))
-        let store = try RandomBF16Store(shapes: try BenchManifest.shapes(manifest).filter { names.contains($0.0) }, seed: 42)
-        let model = try MMDiT(weights: store, config: config)
+        let fullShapes = try BenchManifest.shapes(manifest)
+        let store = try RandomBF16Store(shapes: fullShapes.filter { names.contains($0.0) }, seed: 42)
+        let fileBytes = (bf16: fullShapes.reduce(0) { $0 + 2 * $1.1.reduce(1, *) }, int8: Int8Checkpoint.fileBytes(fullShapes))
 
         let z = BenchManifest.randomTensor([b, full.inChannels / (p * p), t, h, w], seed: 1, scale: 1)
         let prepared = try Packing.prepareIds(latent: z, t5: BenchManifest.randomTensor([b, textTokens, full.contextInDim], seed: 2, scale: 0.2),
@@ -64,49 +71,56 @@ enum MMDiTBench {
         // rate is also reported as a fraction of what sgemm reaches in the same process.
         let rows = b * (imageTokens + textTokens), (c, m) = (full.hiddenSize, full.mlpHidden)
         let linearShapes = [(n: c, k: c), (n: m, k: c), (n: c, k: m)]
-        let sgemmBefore = SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)
+        for quantization in quantizations {
+            let sgemmBefore = SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)
+            // This mode's peak: the weights held, the model built (int8 copies) and the forward.
+            ResourceUsage.resetPeak()
+            let model = try MMDiT(weights: store, config: config, quantization: quantization)
 
-        // Timestamps at each block's end (the observer sees every stage as it completes).
-        var marks: [(MMDiT.Stage, UInt64)] = []
-        let t0 = DispatchTime.now().uptimeNanoseconds, cpu0 = cpuSeconds()
-        let out = try model(input) { stage, _ in
-            switch stage {
-            case .ropeSin, .doubleOutput(_, "txt"), .singleOutput, .output: marks.append((stage, DispatchTime.now().uptimeNanoseconds))
-            default: break
+            // Timestamps at each block's end (the observer sees every stage as it completes).
+            var marks: [(MMDiT.Stage, UInt64)] = []
+            let t0 = DispatchTime.now().uptimeNanoseconds, cpu0 = cpuSeconds()
+            let out = try model(input) { stage, _ in
+                switch stage {
+                case .ropeSin, .doubleOutput(_, "txt"), .singleOutput, .output: marks.append((stage, DispatchTime.now().uptimeNanoseconds))
+                default: break
+                }
             }
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = cpuSeconds() - cpu0
-        guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("mmdit-v2 produced non-finite values") }
-        let sgemmRate = (sgemmBefore + SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)) / 2
-        let runGFLOPs = config.forwardFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens) / seconds / 1e9
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = cpuSeconds() - cpu0
+            let peakRSS = peakRSSBytes()
+            guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("mmdit-v2 produced non-finite values") }
+            let sgemmRate = (sgemmBefore + SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)) / 2
+            let runGFLOPs = config.forwardFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens) / seconds / 1e9
 
-        var previous = t0
-        var (embed, final) = (0.0, 0.0)
-        var doubles: [Double] = [], singles: [Double] = []
-        for (stage, time) in marks {
-            let s = Double(time - previous) / 1e9
-            previous = time
-            switch stage {
-            case .ropeSin: embed = s
-            case .doubleOutput: doubles.append(s)
-            case .singleOutput: singles.append(s)
-            default: final = s
+            var previous = t0
+            var (embed, final) = (0.0, 0.0)
+            var doubles: [Double] = [], singles: [Double] = []
+            for (stage, time) in marks {
+                let s = Double(time - previous) / 1e9
+                previous = time
+                switch stage {
+                case .ropeSin: embed = s
+                case .doubleOutput: doubles.append(s)
+                case .singleOutput: singles.append(s)
+                default: final = s
+                }
             }
+            let mean = { (x: [Double]) in x.isEmpty ? 0 : x.reduce(0, +) / Double(x.count) }
+            let estimate = embed + final + Double(full.depth) * mean(doubles) + Double(full.depthSingleBlocks) * mean(singles)
+            let flops = full.forwardFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens)
+            let perBlock = full.blockFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens)
+            let f = VAEBench.fmt
+            let list = { (x: [Double]) in x.map(f).joined(separator: ",") }
+            print(#"{"component":"\#(component)","latent":[\#(t),\#(h),\#(w)],"image_tokens":\#(imageTokens),"text_tokens":\#(textTokens),"#
+                + #""branches":\#(b),"weights":"bf16","quantize":"\#(quantization.rawValue)","int8_weight_bytes":\#(model.int8WeightBytes),"#
+                + #""file_bytes_full_model":{"bf16":\#(fileBytes.bf16),"int8":\#(fileBytes.int8)},"blocks_run":[\#(config.depth),\#(config.depthSingleBlocks)],"#
+                + #""seconds_run":\#(f(seconds)),"cpu_seconds_run":\#(f(cpu)),"embed_seconds":\#(f(embed)),"final_seconds":\#(f(final)),"#
+                + #""double_block_seconds":[\#(list(doubles))],"single_block_seconds":[\#(list(singles))],"#
+                + #""double_block_gflops":\#(f(perBlock.double / max(mean(doubles), 1e-9) / 1e9)),"#
+                + #""single_block_gflops":\#(f(perBlock.single / max(mean(singles), 1e-9) / 1e9)),"#
+                + #""full_model_seconds\#(blocks == nil ? "" : "_extrapolated")":\#(f(estimate)),"tflop":\#(f(flops / 1e12)),"#
+                + #""gflops":\#(f(flops / estimate / 1e9)),"gflops_run":\#(f(runGFLOPs)),"sgemm_gflops":\#(f(sgemmRate)),"#
+                + #""fraction_of_sgemm":\#(f(runGFLOPs / sgemmRate)),"peak_rss_bytes":\#(peakRSS),\#(runtimeJSONFields)}"#)
         }
-        let mean = { (x: [Double]) in x.isEmpty ? 0 : x.reduce(0, +) / Double(x.count) }
-        let estimate = embed + final + Double(full.depth) * mean(doubles) + Double(full.depthSingleBlocks) * mean(singles)
-        let flops = full.forwardFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens)
-        let perBlock = full.blockFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens)
-        let f = VAEBench.fmt
-        let list = { (x: [Double]) in x.map(f).joined(separator: ",") }
-        print(#"{"component":"\#(component)","latent":[\#(t),\#(h),\#(w)],"image_tokens":\#(imageTokens),"text_tokens":\#(textTokens),"#
-            + #""branches":\#(b),"weights":"bf16","blocks_run":[\#(config.depth),\#(config.depthSingleBlocks)],"#
-            + #""seconds_run":\#(f(seconds)),"cpu_seconds_run":\#(f(cpu)),"embed_seconds":\#(f(embed)),"final_seconds":\#(f(final)),"#
-            + #""double_block_seconds":[\#(list(doubles))],"single_block_seconds":[\#(list(singles))],"#
-            + #""double_block_gflops":\#(f(perBlock.double / max(mean(doubles), 1e-9) / 1e9)),"#
-            + #""single_block_gflops":\#(f(perBlock.single / max(mean(singles), 1e-9) / 1e9)),"#
-            + #""full_model_seconds\#(blocks == nil ? "" : "_extrapolated")":\#(f(estimate)),"tflop":\#(f(flops / 1e12)),"#
-            + #""gflops":\#(f(flops / estimate / 1e9)),"gflops_run":\#(f(runGFLOPs)),"sgemm_gflops":\#(f(sgemmRate)),"#
-            + #""fraction_of_sgemm":\#(f(runGFLOPs / sgemmRate)),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
     }
 }

@@ -12,26 +12,14 @@ final class STDiTGoldenTests: XCTestCase {
 /// the documented relative L2 bound, and really runs int8 (its error is far above the float32
 /// tolerance, so a silently ignored option would fail here).
 final class STDiTInt8GoldenTests: XCTestCase {
-    func assertInt8Case(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let c = try GoldenCase(path: fixtures + "/" + name + ".json")
-        let results = try GoldenRunner.run(c, options: CheckOptions(quantization: .int8))
-        let blockOutputs = results.filter { $0.name.hasSuffix("out") }
-        XCTAssertFalse(blockOutputs.isEmpty, file: file, line: line)
-        for r in results {
-            XCTAssertTrue(r.passed, "\(name): \(r)", file: file, line: line)
-            XCTAssertLessThanOrEqual(r.relativeL2, GoldenRunner.int8RelativeL2Bound, file: file, line: line)
-        }
-        for r in blockOutputs { XCTAssertGreaterThan(r.maxAbs, 10 * r.tolerance, "\(name) \(r.name): int8 did not run", file: file, line: line) }
-    }
-
-    func testSTDiT3Int8WithinBound() throws { try assertInt8Case("stdit3") }
-    func testSTDiT2Int8WithinBound() throws { try assertInt8Case("stdit2") }
-    func testSTDiTV1Int8WithinBound() throws { try assertInt8Case("stdit") }
+    func testSTDiT3Int8WithinBound() throws { try assertInt8GoldenCase("stdit3") }
+    func testSTDiT2Int8WithinBound() throws { try assertInt8GoldenCase("stdit2") }
+    func testSTDiTV1Int8WithinBound() throws { try assertInt8GoldenCase("stdit") }
 
     func testQuantizeRefusedForOtherKinds() throws {
         let c = try GoldenCase(path: fixtures + "/t5_encoder.json")
         XCTAssertThrowsError(try GoldenRunner.run(c, options: CheckOptions(quantization: .int8))) { e in
-            XCTAssertTrue("\(e)".contains("--quantize applies to kinds stdit, stdit2, stdit3"), "\(e)")
+            XCTAssertTrue("\(e)".contains("--quantize applies to kinds mmdit, stdit, stdit2, stdit3"), "\(e)")
         }
     }
 
@@ -43,4 +31,19 @@ final class STDiTInt8GoldenTests: XCTestCase {
         XCTAssertFalse(off.passed)
         XCTAssertTrue(OutputCheck(name: "out", got: ref * 1.01, expected: ref, tolerance: 0).judgedOnRelativeL2(5e-2).passed)
     }
+}
+
+/// A golden case run with int8 block linears (`check --quantize int8`, optionally on an int8 file
+/// given as `weights`): every output within the documented relative L2 bound, and int8 really
+/// ran: the model outputs (names ending in "out") are off by more than 10x the float32 tolerance.
+func assertInt8GoldenCase(_ name: String, weights: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+    let c = try GoldenCase(path: fixtures + "/" + name + ".json")
+    let results = try GoldenRunner.run(c, options: CheckOptions(weights: weights, quantization: .int8))
+    let modelOutputs = results.filter { $0.name.hasSuffix("out") }
+    XCTAssertFalse(modelOutputs.isEmpty, file: file, line: line)
+    for r in results {
+        XCTAssertTrue(r.passed, "\(name): \(r)", file: file, line: line)
+        XCTAssertLessThanOrEqual(r.relativeL2, GoldenRunner.int8RelativeL2Bound, file: file, line: line)
+    }
+    for r in modelOutputs { XCTAssertGreaterThan(r.maxAbs, 10 * r.tolerance, "\(name) \(r.name): int8 did not run", file: file, line: line) }
 }

@@ -1,14 +1,16 @@
 // Golden checker for kind 'mmdit' (v2_mmdit/mmdit, mmdit_p1): the packing of the recorded latent
 // and condition (img, img_ids, txt_ids, cond, and the output unpacked), then one MMDiT forward on
 // those inputs with every recorded intermediate (block inputs, RoPE tables, each block's streams,
-// the final layer's input) and the output, all at the case's tolerance.
+// the final layer's input) and the output, all at the case's tolerance (with --quantize int8, on
+// relative L2 error: GoldenRunner.int8RelativeL2Bound).
 
 import MMDiT
 import TensorCore
 
 enum MMDiTCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        let model = try MMDiT(weights: c.modelWeights(override: options.weights), positional: try positional(c))
+        let model = try MMDiT(weights: c.modelWeights(override: options.weights), positional: try positional(c),
+                              quantization: options.quantization)
         try checkSizes(c, model.config)
         let p = model.config.patchSize
         var r = CaseResults(c)
