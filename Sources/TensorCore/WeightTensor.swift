@@ -78,7 +78,9 @@ public final class ScratchArena: @unchecked Sendable {
     public func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
         lock.lock()
         var buf: (UnsafeMutablePointer<Float>, Int)
-        if let i = free.firstIndex(where: { $0.1 >= count }) {
+        // Best fit: a small request (an int8 linear's per-worker products) must not take the
+        // large weight-conversion buffer, or the next conversion allocates another large one.
+        if let i = free.indices.filter({ free[$0].1 >= count }).min(by: { free[$0].1 < free[$1].1 }) {
             buf = free.remove(at: i)
         } else if let i = free.indices.max(by: { free[$0].1 < free[$1].1 }) {
             let old = free.remove(at: i)
