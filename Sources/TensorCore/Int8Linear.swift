@@ -102,6 +102,9 @@ public final class Int8Weight: @unchecked Sendable {
         values = v.raw.assumingMemoryBound(to: Int8.self)
         scales = sc
         columnSums = Self.rowSums(values, outFeatures, inFeatures)
+        // The sums faulted every page in; give them back (a mapped file's stay in the page cache)
+        // so building a model does not make a whole int8 checkpoint resident at once.
+        v.releasePages()
         owner = v.owner
         ownsValues = false
     }
