@@ -80,12 +80,14 @@ extension GenerationConfig {
         var c = GenerationConfig()
 
         if let model = try top.section("model") {
-            c.denoiser = try DenoiserConfig.parse(try model.section("denoiser"))
-            c.textEncoder = try TextEncoderConfig.parse(try model.section("text_encoder"), family: c.denoiser.type)
-            c.vae = try VAEConfig.parse(try model.section("vae"))
+            c.denoiser = try ConfigCoding.decode(DenoiserConfig.self, from: try model.section("denoiser"), defaults: c.denoiser)
+            var textDefaults = c.textEncoder
+            textDefaults.modelMaxLength = c.denoiser.type.defaultTextLength  // the family's official text length
+            c.textEncoder = try ConfigCoding.decode(TextEncoderConfig.self, from: try model.section("text_encoder"), defaults: textDefaults)
+            c.vae = try ConfigCoding.decode(VAEConfig.self, from: try model.section("vae"), defaults: c.vae)
             try model.finish()
         }
-        c.scheduler = try SchedulerConfig.parse(try top.section("scheduler"))
+        c.scheduler = try ConfigCoding.decode(SchedulerConfig.self, from: try top.section("scheduler"), defaults: c.scheduler)
 
         c.resolution = try top.string("resolution").or(c.resolution)
         c.aspectRatio = try top.string("aspect_ratio").or(c.aspectRatio)

@@ -120,7 +120,7 @@ extension GenerationConfig {
         }
 
         if let name = o.scheduler {
-            guard let t = SchedulerType(rawValue: name.lowercased()) else { throw bad("scheduler.type", "unknown scheduler '\(name)' (known: rflow, iddpm, ddim)") }
+            guard let t = SchedulerType(configName: name) else { throw bad("scheduler.type", SchedulerType.unknown(name)) }
             if t != c.scheduler.type {
                 // Family-specific settings restart from that family's defaults; steps and cfg stay.
                 var s = SchedulerConfig(family: t)
