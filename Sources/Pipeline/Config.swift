@@ -8,10 +8,11 @@ import Yams
 
 /// Precision the reference runs STDiT and the VAE in. The engine computes in float32; bf16/fp16
 /// keep weights in that format and round the multi-resolution conditioning like the reference.
-public enum ComputeDType: String, Sendable, CaseIterable {
+public enum ComputeDType: String, Sendable, CaseIterable, ConfigName {
     case fp32, bf16, fp16
+    static let kind = ""
 
-    init?(name: String) {
+    init?(configName name: String) {
         switch name.lowercased() {
         case "fp32", "float32", "float": self = .fp32
         case "bf16", "bfloat16": self = .bf16
@@ -22,14 +23,16 @@ public enum ComputeDType: String, Sendable, CaseIterable {
 }
 
 /// Where the initial noise comes from.
-public enum RNGKind: String, Sendable, CaseIterable {
+public enum RNGKind: String, Sendable, CaseIterable, ConfigName {
+    static let kind = ""
     /// torch.manual_seed(seed) + torch.randn on the CPU, bit for bit (reproduces reference runs).
     case torch
     /// The engine's own generator: faster, same distribution, different numbers.
     case native
 }
 
-public enum OutputFormat: String, Sendable, CaseIterable {
+public enum OutputFormat: String, Sendable, CaseIterable, ConfigName {
+    static let kind = ""
     /// PNG for a single frame (Open-Sora's save_sample), MP4 otherwise.
     case auto
     case mp4
@@ -37,7 +40,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case png
 }
 
-public struct OutputConfig: Equatable, Sendable {
+public struct OutputConfig: Equatable, Sendable, Codable {
     /// Output file. With one video it is used as is (an .mp4/.png extension is added if missing);
     /// with several, `_<index>` (and `-<k>` for num_sample > 1) goes before the extension.
     /// A trailing '/' names a folder: the files in it are called `sample...`.

@@ -10,7 +10,8 @@ import Yams
 
 /// A config enum: read case-insensitively from its name, printed as its raw value.
 protocol ConfigName: Codable, CaseIterable, Equatable, RawRepresentable where RawValue == String {
-    /// What the values name, for "unknown scheduler 'euler' (known: rflow, iddpm, ddim)".
+    /// What the values name, for "unknown scheduler 'euler' (known: rflow, iddpm, ddim)"; "" for
+    /// "expected fp32, bf16 or fp16, got 'int8'".
     static var kind: String { get }
     init?(configName: String)
 }
@@ -18,8 +19,11 @@ protocol ConfigName: Codable, CaseIterable, Equatable, RawRepresentable where Ra
 extension ConfigName {
     init?(configName: String) { self.init(rawValue: configName.lowercased()) }
 
+    /// "unknown scheduler 'euler' (known: ...)", or for a nameless kind "expected auto, mp4 or png, got 'gif'".
     static func unknown(_ name: String) -> String {
-        "unknown \(kind) '\(name)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))"
+        let names = allCases.map(\.rawValue)
+        guard kind.isEmpty else { return "unknown \(kind) '\(name)' (known: \(names.joined(separator: ", ")))" }
+        return "expected \(names.dropLast().joined(separator: ", ")) or \(names.last ?? ""), got '\(name)'"
     }
 }
 
@@ -115,6 +119,15 @@ enum ConfigCoding {
 }
 
 // MARK: - reading
+
+extension YAMLSection {
+    /// A ConfigName value; nil when absent or null.
+    func name<N: ConfigName>(_ key: String, _: N.Type) throws -> N? {
+        guard let text = try string(key).or(nil) else { return nil }
+        guard let value = N(configName: text) else { throw error(key, N.unknown(text)) }
+        return value
+    }
+}
 
 private struct SectionDecoder: Decoder {
     let section: YAMLSection

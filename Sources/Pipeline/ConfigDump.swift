@@ -43,10 +43,7 @@ extension GenerationConfig {
         line(0, "align", opt(align) { "\($0)" })
         line(0, "dtype", dtype.rawValue)
         line(0, "rng", rng.rawValue)
-        out.append("output:")
-        line(1, "path", q(output.path))
-        line(1, "format", output.format.rawValue)
-        line(1, "overwrite", "\(output.overwrite)")
+        out += ConfigCoding.yamlLines(output, key: "output", level: 0)
         out += cache.yamlLines(list: { "[" + $0.joined(separator: ", ") + "]" }, num: num)
         return out.joined(separator: "\n") + "\n"
     }

@@ -121,23 +121,9 @@ extension GenerationConfig {
         c.conditionFrameLength = try top.int("condition_frame_length").or(c.conditionFrameLength) ?? c.conditionFrameLength
         c.align = try top.int("align").or(c.align)
 
-        if let name = try top.string("dtype").or(nil) {
-            guard let d = ComputeDType(name: name) else { throw top.error("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
-            c.dtype = d
-        }
-        if let name = try top.string("rng").or(nil) {
-            guard let r = RNGKind(rawValue: name.lowercased()) else { throw top.error("rng", "expected torch or native, got '\(name)'") }
-            c.rng = r
-        }
-        if let out = try top.section("output") {
-            c.output.path = try out.string("path").or(c.output.path) ?? c.output.path
-            if let name = try out.string("format").or(nil) {
-                guard let f = OutputFormat(rawValue: name.lowercased()) else { throw out.error("format", "expected auto, mp4 or png, got '\(name)'") }
-                c.output.format = f
-            }
-            c.output.overwrite = try out.bool("overwrite").or(c.output.overwrite) ?? c.output.overwrite
-            try out.finish()
-        }
+        c.dtype = try top.name("dtype", ComputeDType.self) ?? c.dtype
+        c.rng = try top.name("rng", RNGKind.self) ?? c.rng
+        c.output = try ConfigCoding.decode(OutputConfig.self, from: try top.section("output"), defaults: c.output)
         c.cache = try CacheConfig.parse(try top.section("cache"))
         try top.finish()
 

@@ -109,12 +109,12 @@ extension GenerationConfig {
         set("condition_frame_length", o.conditionFrameLength) { c.conditionFrameLength = $0 }
         set("align", o.align) { c.align = $0 }
         if let name = o.dtype {
-            guard let d = ComputeDType(name: name) else { throw bad("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
+            guard let d = ComputeDType(configName: name) else { throw bad("dtype", ComputeDType.unknown(name)) }
             c.dtype = d
             touched.insert("dtype")
         }
         if let name = o.rng {
-            guard let r = RNGKind(rawValue: name.lowercased()) else { throw bad("rng", "expected torch or native, got '\(name)'") }
+            guard let r = RNGKind(configName: name) else { throw bad("rng", RNGKind.unknown(name)) }
             c.rng = r
             touched.insert("rng")
         }
@@ -163,7 +163,7 @@ extension GenerationConfig {
 
         set("output.path", o.outputPath) { c.output.path = $0 }
         if let name = o.outputFormat {
-            guard let f = OutputFormat(rawValue: name.lowercased()) else { throw bad("output.format", "expected auto, mp4 or png, got '\(name)'") }
+            guard let f = OutputFormat(configName: name) else { throw bad("output.format", OutputFormat.unknown(name)) }
             c.output.format = f
             touched.insert("output.format")
         }
