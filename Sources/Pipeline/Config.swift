@@ -52,7 +52,7 @@ public struct OutputConfig: Equatable, Sendable, Codable {
     public init() {}
 }
 
-public struct GenerationConfig: Equatable, Sendable {
+public struct GenerationConfig: Equatable, Sendable, Codable {
     public var textEncoder = TextEncoderConfig()
     public var denoiser = DenoiserConfig()
     public var vae = VAEConfig()
@@ -101,6 +101,16 @@ public struct GenerationConfig: Equatable, Sendable {
     var provenance = Provenance()
 
     public init() {}
+
+    /// The keys, in the order `--print-config` writes them: the property's name in snake_case
+    /// unless given; `cache` (read and printed by CacheConfig) and `provenance` are not keys here.
+    enum CodingKeys: String, CodingKey {
+        case textEncoder = "model.text_encoder", denoiser = "model.denoiser", vae = "model.vae", scheduler
+        case resolution, aspectRatio, imageSize, numFrames, fps, frameInterval, saveFPS, seed, batchSize, numSample
+        case prompts = "prompt", promptPath, aes, flow, cameraMotion
+        case referencePaths = "reference_path", maskStrategies = "mask_strategy", loop, conditionFrameLength, align
+        case dtype, rng, output
+    }
 
     /// Open-Sora v1.2's inference defaults.
     public static var defaults: GenerationConfig { GenerationConfig() }

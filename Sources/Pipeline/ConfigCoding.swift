@@ -58,14 +58,17 @@ enum ConfigCoding {
     }
 
     /// Reads `T` from `section` (nil: absent from the file); what the file leaves out keeps `defaults`'
-    /// value. A family section first reads its `type` and starts from that family's defaults.
-    static func decode<T: Decodable>(_ type: T.Type, from section: YAMLSection?, defaults: T) throws -> T {
+    /// value. A family section first reads its `type` and starts from that family's defaults. Keys in
+    /// `readByCaller` (YAML names) keep the default's value: the caller reads them its own way.
+    static func decode<T: Codable>(_ type: T.Type, from section: YAMLSection?, defaults: T, readByCaller: Set<String> = []) throws -> T {
         var start = defaults
         if let family = T.self as? any FamilySection.Type {
             start = try familyDefaults(family, section: section, defaults: defaults) as! T
         }
         guard let section else { return start }
-        let value = try T(from: SectionDecoder(section: section, defaults: start))
+        let decoder = SectionDecoder(section: section, defaults: tree(start, omitInapplicable: false), readByCaller: readByCaller)
+        let value = try T(from: decoder)
+        for inner in decoder.innerSections.values { try inner.finish() }
         try section.finish()
         return value
     }
@@ -83,12 +86,22 @@ enum ConfigCoding {
         return start
     }
 
-    /// `value` as YAML lines under `key`, indented `level` steps (two spaces each).
+    /// `value`'s keys as YAML lines, indented `level` steps (two spaces each).
+    static func yamlLines<T: Encodable>(_ value: T, level: Int = 0) -> [String] {
+        tree(value, omitInapplicable: true).lines(level: level)
+    }
+
+    /// `value` as YAML lines under `key`.
     static func yamlLines<T: Encodable>(_ value: T, key: String, level: Int) -> [String] {
+        [String(repeating: "  ", count: level) + key + ":"] + yamlLines(value, level: level + 1)
+    }
+
+    static func tree(_ value: Any, omitInapplicable: Bool) -> YAMLTree {
         let encoder = SectionEncoder()
-        encoder.omit = (value as? any FamilySection)?.inapplicableKeys ?? []
-        try? value.encode(to: encoder)
-        return [String(repeating: "  ", count: level) + key + ":"] + encoder.tree.lines(level: level + 1)
+        encoder.omitInapplicable = omitInapplicable
+        if omitInapplicable { encoder.omit = (value as? any FamilySection)?.inapplicableKeys ?? [] }
+        try? (value as? Encodable)?.encode(to: encoder)
+        return encoder.tree
     }
 
     // MARK: - printing values
@@ -103,6 +116,10 @@ enum ConfigCoding {
 
     /// A scalar or list as printed; nil for a nested section.
     static func scalarText(_ value: Any) -> String? {
+        // An empty array casts to any element type: tell lists by their exact type.
+        if type(of: value) == [String].self, let v = value as? [String] {
+            return v.isEmpty ? "null" : "[" + v.map(quoted).joined(separator: ", ") + "]"
+        }
         switch value {
         case let v as Bool: return "\(v)"
         case let v as Int: return "\(v)"
@@ -112,7 +129,6 @@ enum ConfigCoding {
         case let v as [Int]: return "[" + v.map { "\($0)" }.joined(separator: ", ") + "]"
         case let v as [Bool]: return "[" + v.map { "\($0)" }.joined(separator: ", ") + "]"
         case let v as [Double]: return "[" + v.map { "\($0)" }.joined(separator: ", ") + "]"
-        case let v as [String]: return v.isEmpty ? "null" : "[" + v.map(quoted).joined(separator: ", ") + "]"
         default: return nil
         }
     }
@@ -129,38 +145,63 @@ extension YAMLSection {
     }
 }
 
-private struct SectionDecoder: Decoder {
+private final class SectionDecoder: Decoder {
     let section: YAMLSection
-    let defaults: Any
+    /// The defaults, encoded: the value of every key the file leaves out.
+    let defaults: YAMLTree
+    let readByCaller: Set<String>
+    /// Sections named by dotted keys ("model" of "model.denoiser"), finished after the decode.
+    var innerSections: [String: YAMLSection] = [:]
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    init(section: YAMLSection, defaults: YAMLTree, readByCaller: Set<String>) {
+        self.section = section
+        self.defaults = defaults
+        self.readByCaller = readByCaller
+    }
+
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(SectionReader<Key>(section: section, defaults: defaults))
+        KeyedDecodingContainer(SectionReader<Key>(decoder: self))
     }
     func unkeyedContainer() throws -> UnkeyedDecodingContainer { throw section.error("", "expected a mapping of keys to values") }
     func singleValueContainer() throws -> SingleValueDecodingContainer { throw section.error("", "expected a mapping of keys to values") }
+
+    /// The section holding a (possibly dotted) key and the key's last part; nil section if absent.
+    func place(of name: String) throws -> (YAMLSection?, String) {
+        var parts = name.split(separator: ".").map(String.init)
+        let last = parts.removeLast()
+        var current: YAMLSection? = section
+        var path = ""
+        for part in parts {
+            path += (path.isEmpty ? "" : ".") + part
+            if let known = innerSections[path] { current = known; continue }
+            guard let next = try current?.section(part) else { current = nil; break }
+            innerSections[path] = next
+            current = next
+        }
+        return (current, last)
+    }
 }
 
 private struct SectionReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let section: YAMLSection
-    /// The default's stored properties, by Swift name.
-    let defaultValues: [String: Any]
-
-    init(section: YAMLSection, defaults: Any) {
-        self.section = section
-        defaultValues = Dictionary(Mirror(reflecting: defaults).children.compactMap { c in c.label.map { ($0, c.value) } },
-                                   uniquingKeysWith: { a, _ in a })
-    }
+    let decoder: SectionDecoder
 
     var codingPath: [CodingKey] { [] }
     var allKeys: [Key] { [] }
-    func contains(_ key: Key) -> Bool { section.has(ConfigCoding.yamlKey(key.stringValue)) }
+    func contains(_ key: Key) -> Bool { (try? decoder.place(of: name(key)))?.0?.has(name(key).components(separatedBy: ".").last!) ?? false }
     func decodeNil(forKey key: Key) throws -> Bool { false }
+
+    private func name(_ key: Key) -> String { ConfigCoding.yamlKey(key.stringValue) }
+
+    /// The default's value of the key.
+    private func fallback<T>(_ key: Key) -> T? { decoder.defaults.value(at: name(key)) as? T }
 
     /// The file's value: `.absent` or `.null` leave the choice to the caller.
     private func read<T: Decodable>(_: T.Type, _ key: Key) throws -> Setting<T> {
-        let name = ConfigCoding.yamlKey(key.stringValue)
+        guard !decoder.readByCaller.contains(name(key)) else { return .absent }
+        let (found, name) = try decoder.place(of: name(key))
+        guard let section = found else { return .absent }
         switch T.self {
         case is Int.Type: return try section.int(name) as! Setting<T>
         case is Double.Type: return try section.double(name) as! Setting<T>
@@ -175,30 +216,28 @@ private struct SectionReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
                 guard let v = named.init(configName: text) else { throw section.error(name, named.unknown(text)) }
                 return v as! T
             }
-        default:  // a nested section: null or absent keeps the default
-            guard let nested = try section.section(name), let start = defaultValues[key.stringValue] else { return .absent }
-            guard let startValue = (start as? T) ?? optionalPayload(start) as? T else { return .absent }
-            let value = try T(from: SectionDecoder(section: nested, defaults: startValue))
-            try nested.finish()
-            return .value(value)
+        case let nestedType as any Codable.Type:  // a nested section: null or absent keeps the default
+            guard let nested = try section.section(name), let start: T = fallback(key) else { return .absent }
+            return .value(try decodeSection(nestedType, nested, start) as! T)
+        default:
+            throw section.error(name, "is not a supported config value type")
         }
     }
 
-    private func optionalPayload(_ v: Any) -> Any? {
-        let m = Mirror(reflecting: v)
-        return m.displayStyle == .optional ? m.children.first?.value : v
+    private func decodeSection<S: Codable>(_: S.Type, _ nested: YAMLSection, _ start: Any) throws -> S {
+        try ConfigCoding.decode(S.self, from: nested, defaults: start as! S)
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         if case .value(let v) = try read(T.self, key) { return v }
-        return defaultValues[key.stringValue] as! T
+        return fallback(key)!
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         switch try read(T.self, key) {
         case .value(let v): return v
         case .null: return nil
-        case .absent: return defaultValues[key.stringValue].flatMap(optionalPayload) as? T
+        case .absent: return fallback(key)
         }
     }
 
@@ -225,12 +264,12 @@ private struct SectionReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key, generic: Void) throws -> T? { try decodeIfPresent(type, forKey: key) }
 
     private func unsupported(_ key: Key) -> ConfigError {
-        section.error(ConfigCoding.yamlKey(key.stringValue), "is not a supported config value type")
+        decoder.section.error(name(key), "is not a supported config value type")
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> { throw unsupported(key) }
     func nestedUnkeyedContainer(forKey key: Key) throws -> UnkeyedDecodingContainer { throw unsupported(key) }
-    func superDecoder() throws -> Decoder { throw section.error("super", "is not a supported config value type") }
+    func superDecoder() throws -> Decoder { throw decoder.section.error("super", "is not a supported config value type") }
     func superDecoder(forKey key: Key) throws -> Decoder { throw unsupported(key) }
 }
 
@@ -238,15 +277,33 @@ private struct SectionReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
 /// Keys in declaration order, each a printed scalar or a nested section.
 final class YAMLTree {
-    enum Value { case scalar(String), section(YAMLTree) }
+    enum Value { case scalar(String, Any?), section(YAMLTree, Any) }
     var entries: [(key: String, value: Value)] = []
+
+    /// The Swift value of a (possibly dotted) key.
+    func value(at name: String) -> Any? {
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        guard let entry = entries.first(where: { $0.key == parts[0] }) else { return nil }
+        switch entry.value {
+        case .scalar(_, let v): return parts.count == 1 ? v : nil
+        case .section(let t, let v): return parts.count == 1 ? v : t.value(at: parts[1])
+        }
+    }
+
+    /// The nested tree of `key`, made if missing (for dotted keys).
+    func subtree(_ key: String) -> YAMLTree {
+        if let entry = entries.first(where: { $0.key == key }), case .section(let t, _) = entry.value { return t }
+        let t = YAMLTree()
+        entries.append((key, .section(t, t)))
+        return t
+    }
 
     func lines(level: Int) -> [String] {
         let indent = String(repeating: "  ", count: level)
         return entries.flatMap { e -> [String] in
             switch e.value {
-            case .scalar(let s): return [indent + e.key + ": " + s]
-            case .section(let t): return [indent + e.key + ":"] + t.lines(level: level + 1)
+            case .scalar(let s, _): return [indent + e.key + ": " + s]
+            case .section(let t, _): return [indent + e.key + ":"] + t.lines(level: level + 1)
             }
         }
     }
@@ -255,6 +312,8 @@ final class YAMLTree {
 private final class SectionEncoder: Encoder {
     var tree = YAMLTree()
     var omit: Set<String> = []
+    /// Leave out the keys of other families (printing); the defaults for reading keep them all.
+    var omitInapplicable = true
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -270,14 +329,16 @@ private struct SectionWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     var codingPath: [CodingKey] { [] }
 
     private func put(_ value: Any?, _ key: Key) {
-        let name = ConfigCoding.yamlKey(key.stringValue)
+        var name = ConfigCoding.yamlKey(key.stringValue)
         guard !encoder.omit.contains(name) else { return }
-        guard let value else { return encoder.tree.entries.append((name, .scalar("null"))) }
-        if let text = ConfigCoding.scalarText(value) { return encoder.tree.entries.append((name, .scalar(text))) }
-        let nested = SectionEncoder()
-        nested.omit = (value as? any FamilySection)?.inapplicableKeys ?? []
-        try? (value as? Encodable)?.encode(to: nested)
-        encoder.tree.entries.append((name, .section(nested.tree)))
+        var tree = encoder.tree
+        while let dot = name.firstIndex(of: ".") {  // a dotted key goes in nested sections
+            tree = tree.subtree(String(name[..<dot]))
+            name = String(name[name.index(after: dot)...])
+        }
+        guard let value else { return tree.entries.append((name, .scalar("null", nil))) }
+        if let text = ConfigCoding.scalarText(value) { return tree.entries.append((name, .scalar(text, value))) }
+        tree.entries.append((name, .section(ConfigCoding.tree(value, omitInapplicable: encoder.omitInapplicable), value)))
     }
 
     mutating func encodeNil(forKey key: Key) throws { put(nil, key) }

@@ -78,20 +78,7 @@ extension GenerationConfig {
         let keyLines = KeyLines()
         let top = try YAMLSection(source: source, path: "", node: root, keyLines: keyLines)
         var c = GenerationConfig()
-
-        if let model = try top.section("model") {
-            c.denoiser = try ConfigCoding.decode(DenoiserConfig.self, from: try model.section("denoiser"), defaults: c.denoiser)
-            var textDefaults = c.textEncoder
-            textDefaults.modelMaxLength = c.denoiser.type.defaultTextLength  // the family's official text length
-            c.textEncoder = try ConfigCoding.decode(TextEncoderConfig.self, from: try model.section("text_encoder"), defaults: textDefaults)
-            c.vae = try ConfigCoding.decode(VAEConfig.self, from: try model.section("vae"), defaults: c.vae)
-            try model.finish()
-        }
-        c.scheduler = try ConfigCoding.decode(SchedulerConfig.self, from: try top.section("scheduler"), defaults: c.scheduler)
-
-        c.resolution = try top.string("resolution").or(c.resolution)
-        c.aspectRatio = try top.string("aspect_ratio").or(c.aspectRatio)
-        c.imageSize = try top.ints("image_size").or(nil)
+        // Keys read their own way: a frame count or a NUM_FRAMES_MAP name, and the cache section.
         switch try top.string("num_frames") {
         case .absent: break
         case .null: throw top.error("num_frames", "must be set")
@@ -101,33 +88,19 @@ extension GenerationConfig {
             }
             c.numFrames = n
         }
-        c.fps = try top.int("fps").or(c.fps) ?? c.fps
-        c.frameInterval = try top.int("frame_interval").or(c.frameInterval) ?? c.frameInterval
-        // Unset save_fps follows fps (inference.py: fps // frame_interval).
-        c.saveFPS = try top.int("save_fps").or(nil) ?? c.fps / max(c.frameInterval, 1)
-        c.seed = try top.int("seed").or(c.seed) ?? c.seed
+        let cache = try CacheConfig.parse(try top.section("cache"))
+        let saveFPSGiven = top.has("save_fps")
+        let saveFPS = try top.int("save_fps").or(nil)
+        let textLength = try top.section("model")?.section("text_encoder")?.int("model_max_length").or(nil)
+
+        c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: c, readByCaller: ["num_frames"])
+        c.cache = cache
+        // Defaults that follow other keys: the family's text length, save_fps = fps // frame_interval.
+        if textLength == nil { c.textEncoder.modelMaxLength = c.denoiser.type.defaultTextLength }
+        if saveFPS == nil { c.saveFPS = c.fps / max(c.frameInterval, 1) }
         if c.seed == GenerationConfig.randomSeed { c.seed = GenerationConfig.drawSeed() }
-        c.batchSize = try top.int("batch_size").or(c.batchSize) ?? c.batchSize
-        c.numSample = try top.int("num_sample").or(c.numSample) ?? c.numSample
 
-        c.prompts = try top.strings("prompt").or([]) ?? []
-        c.promptPath = try top.string("prompt_path").or(nil)
-        c.aes = try top.double("aes").or(c.aes)
-        c.flow = try top.double("flow").or(c.flow)
-        c.cameraMotion = try top.string("camera_motion").or(c.cameraMotion)
-        c.referencePaths = try top.strings("reference_path").or([]) ?? []
-        c.maskStrategies = try top.strings("mask_strategy").or([]) ?? []
-        c.loop = try top.int("loop").or(c.loop) ?? c.loop
-        c.conditionFrameLength = try top.int("condition_frame_length").or(c.conditionFrameLength) ?? c.conditionFrameLength
-        c.align = try top.int("align").or(c.align)
-
-        c.dtype = try top.name("dtype", ComputeDType.self) ?? c.dtype
-        c.rng = try top.name("rng", RNGKind.self) ?? c.rng
-        c.output = try ConfigCoding.decode(OutputConfig.self, from: try top.section("output"), defaults: c.output)
-        c.cache = try CacheConfig.parse(try top.section("cache"))
-        try top.finish()
-
-        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: top.has("save_fps"))
+        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: saveFPSGiven)
         try c.validate()
         return c
     }
