@@ -96,9 +96,10 @@ enum ConfigCoding {
         [String(repeating: "  ", count: level) + key + ":"] + yamlLines(value, level: level + 1)
     }
 
-    static func tree(_ value: Any, omitInapplicable: Bool) -> YAMLTree {
+    static func tree(_ value: Any, omitInapplicable: Bool, skipAbsent: Bool = false) -> YAMLTree {
         let encoder = SectionEncoder()
         encoder.omitInapplicable = omitInapplicable
+        encoder.skipAbsent = skipAbsent
         if omitInapplicable { encoder.omit = (value as? any FamilySection)?.inapplicableKeys ?? [] }
         try? (value as? Encodable)?.encode(to: encoder)
         return encoder.tree
@@ -290,6 +291,25 @@ final class YAMLTree {
         }
     }
 
+    /// Puts `other`'s keys over these (nested sections merged key by key); returns the dotted keys set.
+    @discardableResult
+    func overlay(_ other: YAMLTree, prefix: String = "") -> [String] {
+        other.entries.flatMap { e -> [String] in
+            let name = prefix + e.key
+            if case .section(let t, _) = e.value { return subtree(e.key).overlay(t, prefix: name + ".") }
+            set(e.key, e.value)
+            return [name]
+        }
+    }
+
+    func set(_ key: String, _ value: Value) {
+        if let i = entries.firstIndex(where: { $0.key == key }) { entries[i].value = value } else { entries.append((key, value)) }
+    }
+
+    func remove(_ key: String) { entries.removeAll { $0.key == key } }
+
+    func has(_ key: String) -> Bool { entries.contains { $0.key == key } }
+
     /// The nested tree of `key`, made if missing (for dotted keys).
     func subtree(_ key: String) -> YAMLTree {
         if let entry = entries.first(where: { $0.key == key }), case .section(let t, _) = entry.value { return t }
@@ -314,6 +334,8 @@ private final class SectionEncoder: Encoder {
     var omit: Set<String> = []
     /// Leave out the keys of other families (printing); the defaults for reading keep them all.
     var omitInapplicable = true
+    /// Leave out nil optionals (a layer of overrides: nil = not given, `.some(nil)` = null).
+    var skipAbsent = false
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -336,18 +358,27 @@ private struct SectionWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
             tree = tree.subtree(String(name[..<dot]))
             name = String(name[name.index(after: dot)...])
         }
-        guard let value else { return tree.entries.append((name, .scalar("null", nil))) }
+        guard let value = value.flatMap(unwrapped) else { return tree.entries.append((name, .scalar("null", nil))) }
         if let text = ConfigCoding.scalarText(value) { return tree.entries.append((name, .scalar(text, value))) }
         tree.entries.append((name, .section(ConfigCoding.tree(value, omitInapplicable: encoder.omitInapplicable), value)))
     }
 
+    /// The payload of an optional held in an Any (`Int??` given as `.some(nil)` is nil).
+    private func unwrapped(_ v: Any) -> Any? {
+        let m = Mirror(reflecting: v)
+        guard m.displayStyle == .optional else { return v }
+        return m.children.first.flatMap { unwrapped($0.value) }
+    }
+
+    private func given(_ value: Any?) -> Bool { !(encoder.skipAbsent && value == nil) }
+
     mutating func encodeNil(forKey key: Key) throws { put(nil, key) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { put(value, key) }
-    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { put(value, key) }
-    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { put(value, key) }
-    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { put(value, key) }
-    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { put(value, key) }
-    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { put(value, key) }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { if given(value) { put(value, key) } }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { if given(value) { put(value, key) } }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { if given(value) { put(value, key) } }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { if given(value) { put(value, key) } }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { if given(value) { put(value, key) } }
     mutating func encode(_ value: Bool, forKey key: Key) throws { put(value, key) }
     mutating func encode(_ value: String, forKey key: Key) throws { put(value, key) }
     mutating func encode(_ value: Double, forKey key: Key) throws { put(value, key) }
