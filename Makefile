@@ -2,7 +2,7 @@
 
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-dev libavcodec-dev libavformat-dev \
-                libswscale-dev libavutil-dev pkg-config ffmpeg
+                libswscale-dev libavutil-dev pkg-config ffmpeg zlib1g-dev
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
 

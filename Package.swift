@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale",
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // C++ shim with a C API over libsentencepiece.
         .target(name: "CSentencePiece",
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
@@ -42,13 +43,14 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: hot),
         .target(name: "Weights", dependencies: ["TensorCore"], swiftSettings: hot),
         .target(name: "T5", dependencies: ["TensorCore", "Weights", "CSentencePiece"], swiftSettings: hot),
+        .target(name: "CLIP", dependencies: ["TensorCore", "Weights", "T5", "CZlib"], swiftSettings: hot),
         .target(name: "STDiT", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "VAE", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "Samplers", dependencies: ["TensorCore"], swiftSettings: hot),
         .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG", "CJPEGShim"], swiftSettings: hot),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams"],
                 swiftSettings: hot),
-        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO"],
+        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "CLIP", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO"],
                 swiftSettings: hot),
         .executableTarget(name: "opensora",
                           dependencies: ["GoldenCheck", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -56,10 +58,11 @@ let package = Package(
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"], exclude: ["range_server.py"]),
-        .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "TensorCore", "Weights", "Pipeline", "Samplers", "VideoIO"]),
+        .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "CLIP", "T5", "TensorCore", "Weights", "Pipeline", "Samplers", "VideoIO"]),
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore", "Weights"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorCore", "Weights"]),
         .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
         .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
@@ -78,7 +81,7 @@ if ProcessInfo.processInfo.environment["OPENSORA_FUZZ"] == "1" {
         ("FuzzImage", ["VideoIO"]),
         ("FuzzConfig", ["Pipeline"]),
         ("FuzzPickle", ["Weights"]),
-        ("FuzzPrompt", ["Pipeline", "T5"]),
+        ("FuzzPrompt", ["Pipeline", "T5", "CLIP"]),
     ]
     package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
     for (name, deps) in fuzzTargets {

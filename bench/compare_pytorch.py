@@ -12,6 +12,13 @@ DiT-XL/2 forward of the real shapes written here (random weights, float32, the g
     python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora --threads 2 \
         --engine .build/release/opensora --workloads stdit3-xl2 vae-v1.2-decode
     python3 bench/compare_pytorch.py --threads 2 --workloads dit-xl2 --latent 32x32 --batch 8
+    python3 bench/compare_pytorch.py --threads 2 --workloads attention [--baseline-engine OLD/opensora]
+
+The attention workload needs only torch: for each of STDiT3's attention shapes (what
+`opensora bench --component attention` runs: spatial, temporal and cross at 144p and 240p) it times
+torch.nn.functional.scaled_dot_product_attention on q, k, v in the layout the model hands it (the
+[B, N, H*D] projection output viewed as [B, H, N, D]) and on contiguous [B, H, N, D] copies, next
+to the engine's figure (and an older engine binary's, with --baseline-engine), one JSON line each.
 """
 import argparse, json, math, os, resource, subprocess, sys, time
 
@@ -20,6 +27,62 @@ def engine_run(binary, component, latent, threads, extra=()):
     out = subprocess.run([binary, "bench", "--component", component, "--latent", latent, "--threads", str(threads), *extra],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def engine_attention(binary, threads, repeats, shape=None):
+    """The engine's attention bench: its default STDiT3 shapes, or one B,Nq,Nk,heads,headDim shape."""
+    args = ["--shape", ",".join(map(str, shape))] if shape else []
+    out = subprocess.run([binary, "bench", "--component", "attention", "--threads", str(threads), "--repeat", str(repeats), *args],
+                         check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def torch_attention(shape, threads, repeats):
+    """Best of `repeats` SDPA calls (after one warm-up) on random q, k, v of the engine's shape
+    B,Nq,Nk,heads,headDim: (strided view as the model passes it, contiguous [B, H, N, D])."""
+    import torch
+    torch.set_num_threads(threads)
+    b, nq, nk, h, d = shape
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.rand(b, n, h * d, generator=g) * 2 - 1 for n in (nq, nk, nk))
+    views = [t.view(b, -1, h, d).transpose(1, 2) for t in (q, k, v)]
+    results = []
+    for args in (views, [t.contiguous() for t in views]):
+        best = math.inf
+        with torch.no_grad():
+            for i in range(repeats + 1):
+                t0 = time.perf_counter()
+                torch.nn.functional.scaled_dot_product_attention(*args)
+                if i > 0:
+                    best = min(best, time.perf_counter() - t0)
+        results.append(best)
+    return results
+
+
+def attention_workload(a):
+    # The shapes come from the engine; each is then timed in `--rounds` interleaved rounds (engine,
+    # PyTorch, baseline engine) keeping each one's best, so load drift on a shared machine hits all
+    # three alike. The baseline gets each shape explicitly (older binaries have no default list).
+    for listed in engine_attention(a.engine, a.threads, 1):
+        shape = tuple(listed["shape"])
+        eng, base, strided, contiguous = None, None, math.inf, math.inf
+        for _ in range(a.rounds):
+            e = engine_attention(a.engine, a.threads, a.repeat, shape)[0]
+            eng = e if eng is None or e["seconds"] < eng["seconds"] else eng
+            st, ct = torch_attention(shape, a.threads, a.repeat)
+            strided, contiguous = min(strided, st), min(contiguous, ct)
+            if a.baseline_engine:
+                b = engine_attention(a.baseline_engine, a.threads, a.repeat, shape)[0]
+                base = b if base is None or b["seconds"] < base["seconds"] else base
+        flops = 4.0 * math.prod(shape)
+        print(json.dumps({"workload": "attention", "name": listed["name"], "shape": list(shape), "threads": a.threads,
+                          "engine_seconds": eng["seconds"], "engine_gflops": eng["gflops"],
+                          "baseline_engine_seconds": base and base["seconds"],
+                          "baseline_engine_gflops": base and base["gflops"],
+                          "pytorch_seconds": strided, "pytorch_gflops": flops / strided / 1e9,
+                          "pytorch_contiguous_seconds": contiguous, "pytorch_contiguous_gflops": flops / contiguous / 1e9,
+                          # against PyTorch's faster layout
+                          "speedup": min(strided, contiguous) / eng["seconds"]}))
 
 
 def torch_stdit3(latent, threads):
@@ -124,15 +187,24 @@ def main():
     p.add_argument("--latent", default="15x18x32")
     p.add_argument("--workloads", nargs="+", default=["stdit3-xl2", "vae-v1.2-decode"])
     p.add_argument("--batch", type=int, default=8, help="dit-xl2: images (the model runs on twice as many rows)")
+    p.add_argument("--baseline-engine", help="attention: an older engine binary timed on the same shapes in this command")
+    p.add_argument("--repeat", type=int, default=5, help="attention: calls per shape and round (best is kept)")
+    p.add_argument("--rounds", type=int, default=3, help="attention: interleaved rounds per shape (best is kept)")
     a = p.parse_args()
+    needs_checkout = [wl for wl in a.workloads if wl not in ("dit-xl2", "attention")]
     if a.opensora:
         sys.path.insert(0, a.opensora)
-    elif any(wl != "dit-xl2" for wl in a.workloads):
-        p.error("--opensora is needed for " + ", ".join(wl for wl in a.workloads if wl != "dit-xl2"))
+    elif needs_checkout:
+        p.error("--opensora is needed for " + ", ".join(needs_checkout))
+    if a.baseline_engine and "attention" not in a.workloads:
+        p.error("--baseline-engine applies to the attention workload")
     latent = tuple(int(v) for v in a.latent.split("x"))
     runners = {"stdit3-xl2": torch_stdit3, "vae-v1.2-decode": torch_vae_decode,
                "dit-xl2": lambda lat, th: torch_dit_xl2(lat, th, a.batch)}
     for wl in a.workloads:
+        if wl == "attention":
+            attention_workload(a)
+            continue
         extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ()
         eng = engine_run(a.engine, wl, a.latent, a.threads, extra)
         pt = runners[wl](latent, a.threads)

@@ -1,9 +1,11 @@
 // libFuzzer target: prompt files. Each line becomes a prompt as `generate --prompt-path` reads it,
 // then goes through everything text meets before T5: the score/camera suffixes, Open-Sora's
 // caption cleaning (HTML entities, URLs, mojibake repair, CJK and punctuation rules) and the
-// SentencePiece tokenizer. Must never crash or hang on any bytes.
+// SentencePiece tokenizer; and Open-Sora 2.0's path: the FPS / motion-score suffixes and the CLIP
+// BPE tokenizer. Must never crash or hang on any bytes.
 // Built only by `make fuzz` (OPENSORA_FUZZ=1, -sanitize=fuzzer,address); run from the repository
 // root (it loads the fixture tokenizer).
+import CLIP
 import Foundation
 import FuzzDriver
 import Pipeline
@@ -16,6 +18,12 @@ private let tokenizer: T5Tokenizer = {
     }
 }()
 
+private let clipTokenizer: CLIPTokenizer = {
+    do { return try CLIPTokenizer(vocabularyPath: "Tests/Fixtures/golden/v2_text/bpe_simple_vocab_16e6.txt.gz") } catch {
+        fatalError("FuzzPrompt runs from the repository root: \(error)")
+    }
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // Through the prompt-file reader itself (FileChecks.readText refuses non-UTF-8 before it).
@@ -24,6 +32,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for prompt in prompts.prefix(16) {
         let prepared = TextStage.preparePrompt(prompt, config: config)
         _ = try? tokenizer.encode(prepared, maxLength: 300)
+        if let v2 = try? V2Prompt.conditioned(prompt, fps: 24, motionScore: "4") { _ = try? clipTokenizer.encode(v2) }
     }
     return 0
 }
@@ -31,5 +40,6 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 @_cdecl("FuzzPrompt_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     _ = tokenizer
+    _ = clipTokenizer
     return runFuzzer(argc, argv, fuzzOne)
 }

@@ -85,8 +85,10 @@ public final class GoldenCase: @unchecked Sendable {
         try GoldenCase(path: file("t5_encoder.json")).tolerance(for: "last_hidden_state")
     }
 
-    /// Tolerance for an output: `suggested_tolerance["<output>_max_abs"]`, else `["max_abs"]`.
+    /// Tolerance for an output: `suggested_tolerance` when it is a number, else
+    /// `suggested_tolerance["<output>_max_abs"]`, else `["max_abs"]`.
     public func tolerance(for output: String) -> Float {
+        if let v = json["suggested_tolerance"] as? Double { return Float(v) }     // one number for every output (v2 cases)
         let tol = json["suggested_tolerance"] as? [String: Any] ?? [:]
         if let v = tol["\(output)_max_abs"] as? Double { return Float(v) }
         if let v = tol["max_abs"] as? Double { return Float(v) }

@@ -25,13 +25,18 @@ public enum GoldenRunner {
         "ae2d": Autoencoder2DCheck.run,
         "hunyuan_vae": HunyuanVAECheck.run,
         "dc_ae": VideoDCAECheck.run,
+        "clip_tokenizer": CLIPTokenizerCheck.run,
+        "v2_clip_embedder": V2CLIPEmbedderCheck.run,
+        "v2_t5_embedder": V2T5EmbedderCheck.run,
+        "v2_sample": V2SampleCheck.run,
     ]
 
     /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):
     /// an option a case would ignore is an error, not a silent no-op.
-    public static let replayKinds: Set<String> = ["rflow", "iddpm", "ddim", "dit_ddpm", "dit_ddim"]
+    public static let replayKinds: Set<String> = ["rflow", "iddpm", "ddim", "dit_ddpm", "dit_ddim", "v2_sample"]
     public static let weightsKinds: Set<String> = ["tokenizer", "t5_encoder", "stdit3", "stdit2", "stdit", "vae", "rflow", "iddpm", "ddim",
-                                                   "dit_model", "dit_ddpm", "dit_ddim", "dit_vae_decode", "ae2d", "hunyuan_vae", "dc_ae"]
+                                                   "dit_model", "dit_ddpm", "dit_ddim", "dit_vae_decode", "ae2d", "hunyuan_vae", "dc_ae",
+                                                   "clip_tokenizer", "v2_clip_embedder", "v2_t5_embedder"]
 
     public static func run(_ c: GoldenCase, options: CheckOptions = CheckOptions()) throws -> [OutputCheck] {
         guard let checker = checkers[c.kind] else { throw GoldenError.notImplemented(kind: c.kind) }

@@ -6,8 +6,8 @@
 
 import Foundation
 
-enum TextFixer {
-    static func fix(_ input: String) -> String {
+public enum TextFixer {
+    public static func fix(_ input: String) -> String {
         var s = input
         if !s.contains("<") { s = HTMLText.unescape(s) }
         s = terminalEscape.stringByReplacingMatches(in: s, range: CaptionCleaner.fullRange(s), withTemplate: "")

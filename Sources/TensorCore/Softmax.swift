@@ -13,6 +13,12 @@ public func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
 /// returned. Attention divides its [rows, D] output by the sum instead of the [rows, N] weights.
 @inlinable @inline(__always)
 public func expShiftedRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+    expShiftedRow(p, n, shift: rowMax(p, n))
+}
+
+/// The largest of p[0..<n] (-inf for an empty or fully masked row).
+@inlinable @inline(__always)
+public func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     // Max in 8 lanes: a scalar max chain does not vectorise and costs as much as the exps.
     var lanes = SIMD8<Float>(repeating: -.infinity)
     var i = 0
@@ -24,6 +30,14 @@ public func expShiftedRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
     var mx = lanes[0]
     for l in 1..<8 { mx = Swift.max(mx, lanes[l]) }
     while i < n { mx = Swift.max(mx, p[i]); i += 1 }
+    return mx
+}
+
+/// p[j] = exp(p[j] - shift) in place, returning the sum; `shift` is at least max p (the running
+/// maximum of an online softmax may be larger). A shift of -inf (every entry masked) gives zeros
+/// and 0.
+@inlinable @inline(__always)
+public func expShiftedRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift mx: Float) -> Float {
     if mx == -Float.infinity {           // every entry masked: define the row as zeros
         for j in 0..<n { p[j] = 0 }
         return 0
@@ -31,7 +45,7 @@ public func expShiftedRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
     // exp and sum in one pass, 8 lanes at a time.
     let shift = SIMD8<Float>(repeating: mx)
     var acc = SIMD8<Float>()
-    i = 0
+    var i = 0
     while i + 8 <= n {
         let e = expApprox(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - shift)
         UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD8<Float>.self)

@@ -15,7 +15,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
-    @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim.")
+    @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim (default: STDiT3's spatial, temporal and cross attention at 144p and 240p).")
     var shapeOption: String?
     var shape: String { shapeOption ?? "4500,1152,1152" }
     @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-* (default 15x18x32); SxS for dit-xl2 (default 32x32); T,H,W for hunyuan-vae-decode (default 33,32,32: 129 frames of 256px) and dc-ae-decode (default 33,8,8).",
@@ -101,7 +101,8 @@ struct BenchCommand: ParsableCommand {
             case "dit-xl2":
                 try DiTBench.run(latent: latent, batch: batch, dtype: dtype, repeats: repeat_ ?? 1)
             case "attention":
-                print(try SGEMMBench.attention(shape: shape, repeats: repeat_ ?? 5))
+                let shapes = shapeOption.map { [(name: "custom", shape: $0)] } ?? SGEMMBench.stdit3AttentionShapes
+                for (name, shape) in shapes { print(try SGEMMBench.attention(shape: shape, name: name, repeats: repeat_ ?? 5)) }
             case "hunyuan-vae-decode", "dc-ae-decode":
                 print(try V2VAEBench.decode(V2VAEBench.Model(rawValue: component)!, latent: latent))
             default:
@@ -153,7 +154,17 @@ extension SGEMMBench {
     /// `--component attention --shape B,Nq,Nk,H,D`: one `attention` call on random q, k, v
     /// ([B, N, H*D]); GFLOP/s over its two products (4 x B x H x Nq x Nk x D), next to plain
     /// sgemm on the same total work as one [B*Nq, Nk] x [Nk, H*D]-sized product.
-    static func attention(shape: String, repeats: Int) throws -> String {
+    /// STDiT3-XL/2's attention calls in one forward with CFG batch 2 (16 heads of 72): spatial
+    /// (frames x 2 sequences of H*W/4 tokens), temporal (places x 2 sequences of 15 frames) and
+    /// cross (2 x all tokens vs 300 caption tokens), at 144p (latent 15x18x32: 9x16 patches) and
+    /// 240p (15x30x53: 15x27 patches).
+    static let stdit3AttentionShapes: [(name: String, shape: String)] = [
+        ("stdit3-144p-spatial", "30,144,144,16,72"), ("stdit3-144p-temporal", "288,15,15,16,72"),
+        ("stdit3-144p-cross", "2,2160,300,16,72"), ("stdit3-240p-spatial", "30,405,405,16,72"),
+        ("stdit3-240p-temporal", "810,15,15,16,72"), ("stdit3-240p-cross", "2,6075,300,16,72"),
+    ]
+
+    static func attention(shape: String, name: String, repeats: Int) throws -> String {
         let d = try InputLimits.shape(shape, count: 5, layout: "B,Nq,Nk,heads,headDim (attention)")
         let (b, nq, nk, h, hd) = (d[0], d[1], d[2], d[3], d[4])
         // q, the output, k and v, and one [Nq, Nk] score block per worker thread.
@@ -172,6 +183,6 @@ extension SGEMMBench {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         let flops = 4.0 * Double(b * h * nq * nk * hd)
-        return #"{"component":"attention","shape":[\#(b),\#(nq),\#(nk),\#(h),\#(hd)],"seconds":\#(best),"gflops":\#(flops / best / 1e9),\#(runtimeJSONFields)}"#
+        return #"{"component":"attention","name":"\#(name)","shape":[\#(b),\#(nq),\#(nk),\#(h),\#(hd)],"seconds":\#(best),"gflops":\#(flops / best / 1e9),\#(runtimeJSONFields)}"#
     }
 }

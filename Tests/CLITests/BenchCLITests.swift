@@ -116,4 +116,16 @@ final class BenchCLITests: XCTestCase {
             XCTAssertTrue(help.stdout.contains(name), "bench --help should mention \(name)")
         }
     }
+
+    /// `bench --component attention --shape`: one JSON line named "custom" whose GFLOP/s is the
+    /// two products' 4 x B x Nq x Nk x heads x D over the best time.
+    func testAttentionShape() throws {
+        let o = try benchJSON(["--component", "attention", "--shape", "2,9,13,3,8", "--repeat", "2"])
+        XCTAssertEqual(o["component"] as? String, "attention")
+        XCTAssertEqual(o["name"] as? String, "custom")
+        XCTAssertEqual(o["shape"] as? [Int], [2, 9, 13, 3, 8])
+        let seconds = o["seconds"] as? Double ?? 0, gflops = o["gflops"] as? Double ?? 0
+        XCTAssertGreaterThan(seconds, 0)
+        XCTAssertEqual(gflops, 4.0 * 2 * 9 * 13 * 3 * 8 / seconds / 1e9, accuracy: gflops * 1e-6)
+    }
 }

@@ -122,9 +122,9 @@ final class OpsTests: XCTestCase {
         assertClose(s, xs.map { $0 / (1 + Foundation.exp(-$0)) }, tol: 1e-6)
     }
 
-    /// Both attention paths (the register kernel for <= 64 keys, two sgemms per row block above)
-    /// against float64, with a key mask (one batch entirely masked: zeros) and a score bias; sizes
-    /// cover odd head widths, 32/8/1-column tails, and several row blocks per head.
+    /// Attention against float64 with a key mask (one batch entirely masked: zeros) and a score
+    /// bias; sizes cover odd head widths, column tails, and several query tiles per head (more
+    /// cases in AttentionTests).
     func testSoftmaxAndAttentionWithMaskAndBias() {
         for (nq, nk, h, d) in [(3, 4, 2, 3), (37, 64, 3, 40), (70, 65, 2, 72), (300, 250, 2, 19)] {
             let b = 3
