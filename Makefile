@@ -2,7 +2,7 @@
 
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-dev libavcodec-dev libavformat-dev \
-                libswscale-dev libavutil-dev pkg-config ffmpeg zlib1g-dev
+                libswscale-dev libavutil-dev pkg-config ffmpeg zlib1g-dev libdnnl-dev
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
 
@@ -46,6 +46,7 @@ bench: build
 	$(BIN) bench --component stdit-xl2 --latent 16x64x64 | tee bench/results/stdit-xl2.json
 	$(BIN) bench --component stdit2-xl2 --latent 51x30x53 | tee bench/results/stdit2-xl2.json
 	$(BIN) bench --component pipeline-v1.1 --latent 51x30x53 --steps 1 | tee bench/results/pipeline-v1.1.json
+	$(BIN) bench --component mmdit-v2 --latent 9,32,32 --blocks 2 | tee bench/results/mmdit-v2.json
 
 clean:
 	rm -rf .build

@@ -33,27 +33,32 @@ let package = Package(
                        providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // oneDNN's int8 GEMM for `--quantize int8` (Debian ships no pkg-config file; the module map links dnnl).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // C++ shim with a C API over libsentencepiece.
         .target(name: "CSentencePiece",
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
         // C shim over libjpeg (its error handling needs setjmp, which Swift cannot call).
         .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
+        // Activation quantisation and dequantisation around the int8 GEMM (AVX2 intrinsics).
+        .target(name: "CInt8", cSettings: [.unsafeFlags(["-O3"] + cFlags)]),
 
         // Engine modules, lowest first. A module never imports one below it in this list.
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: hot),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "CInt8"], swiftSettings: hot),
         .target(name: "Weights", dependencies: ["TensorCore"], swiftSettings: hot),
         .target(name: "T5", dependencies: ["TensorCore", "Weights", "CSentencePiece"], swiftSettings: hot),
         .target(name: "CLIP", dependencies: ["TensorCore", "Weights", "T5", "CZlib"], swiftSettings: hot),
         .target(name: "STDiT", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "VAE", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
+        .target(name: "MMDiT", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "Samplers", dependencies: ["TensorCore"], swiftSettings: hot),
         .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG", "CJPEGShim"], swiftSettings: hot),
         .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams"],
                 swiftSettings: hot),
-        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "CLIP", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO"],
+        .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "CLIP", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO", "MMDiT"],
                 swiftSettings: hot),
         .executableTarget(name: "opensora",
-                          dependencies: ["GoldenCheck", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["GoldenCheck", "Pipeline", "MMDiT", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hot),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
@@ -67,7 +72,8 @@ let package = Package(
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),
         .testTarget(name: "CLITests", dependencies: ["opensora", "TensorCore", "Weights", "VideoIO"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "TensorCore", "Weights"]),
-        .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights"]),
+        .testTarget(name: "MMDiTTests", dependencies: ["MMDiT", "STDiT", "TensorCore", "Weights"]),
+        .testTarget(name: "DemoTests", dependencies: ["Pipeline", "GoldenCheck", "TensorCore", "Weights", "VideoIO"]),
     ],
     cxxLanguageStandard: .cxx17
 )

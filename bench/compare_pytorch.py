@@ -12,6 +12,18 @@ DiT-XL/2 forward of the real shapes written here (random weights, float32, the g
     python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora --threads 2 \
         --engine .build/release/opensora --workloads stdit3-xl2 vae-v1.2-decode
     python3 bench/compare_pytorch.py --threads 2 --workloads dit-xl2 --latent 32x32 --batch 8
+    python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora --threads 2 --workloads stdit3-xl2 stdit3-xl2-int8
+
+int8-linear (needs only torch): the blocks' four linear shapes at the latent's token rows (CFG
+batch 2), PyTorch nn.Linear float32 and quantize_dynamic(qint8) against the engine's
+`bench --component int8-gemm` (its whole int8 linear, and sgemm), one JSON line per shape.
+
+    python3 bench/compare_pytorch.py --threads 2 --workloads int8-linear --latent 15x18x32
+
+stdit3-xl2-int8: the engine with --quantize int8 against PyTorch's own int8 path,
+torch.ao.quantization.quantize_dynamic(..., {nn.Linear}, torch.qint8) on the 56 blocks
+(FBGEMM; embedders and final layer stay float32 in both).
+
     python3 bench/compare_pytorch.py --threads 2 --workloads attention [--baseline-engine OLD/opensora]
 
 The attention workload needs only torch: for each of STDiT3's attention shapes (what
@@ -85,13 +97,16 @@ def attention_workload(a):
                           "speedup": min(strided, contiguous) / eng["seconds"]}))
 
 
-def torch_stdit3(latent, threads):
+def torch_stdit3(latent, threads, quantize=False):
     import torch
     from opensora.models.stdit.stdit3 import STDiT3, STDiT3Config
     torch.set_num_threads(threads)
     t, h, w = latent
     cfg = STDiT3Config(qk_norm=True, enable_flash_attn=False, enable_layernorm_kernel=False)
     model = STDiT3(cfg).eval()                       # random weights of the real shapes
+    if quantize:                                     # the blocks' Linear layers, dynamic int8 (FBGEMM)
+        for blocks in (model.spatial_blocks, model.temporal_blocks):
+            torch.ao.quantization.quantize_dynamic(blocks, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     x = torch.randn(2, 4, t, h, w)
     y = torch.randn(2, 1, 300, 4096)
     mask = torch.ones(1, 300, dtype=torch.long)
@@ -179,6 +194,33 @@ def torch_dit_xl2(latent, threads, batch):
         return time.time() - t0, time.process_time() - c0
 
 
+def int8_linears(binary, latent, threads, repeats=3):
+    import torch
+    torch.set_num_threads(threads)
+    t, h, w = latent
+    m, c = 2 * t * (h // 2) * (w // 2), 1152
+    for n, k in [(3 * c, c), (c, c), (4 * c, c), (c, 4 * c)]:
+        eng = json.loads(subprocess.run([binary, "bench", "--component", "int8-gemm", "--shape", f"{m},{n},{k}", "--threads", str(threads),
+                                         "--repeat", str(repeats)], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        ops = 2.0 * m * n * k
+        fp32 = torch.nn.Linear(k, n).eval()
+        int8 = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(k, n)), {torch.nn.Linear}, dtype=torch.qint8).eval()
+        x = torch.rand(m, k) * 2 - 1
+
+        def best(f):
+            b = math.inf
+            with torch.no_grad():
+                for _ in range(repeats):
+                    t0 = time.time(); f(x); b = min(b, time.time() - t0)
+            return b
+        pt32, pt8 = best(fp32), best(int8)
+        print(json.dumps({"workload": "int8-linear", "shape": [m, n, k], "threads": threads,
+                          "engine_int8_seconds": ops / eng["int8_linear_gops"] / 1e9, "pytorch_int8_seconds": pt8,
+                          "int8_speedup_vs_pytorch_int8": pt8 / (ops / eng["int8_linear_gops"] / 1e9),
+                          "engine_fp32_seconds": ops / eng["sgemm_gflops"] / 1e9, "pytorch_fp32_seconds": pt32,
+                          "engine_int8_gemm_one_thread_gops": eng["int8_gemm_one_thread_gops"]}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--opensora", help="path of an Open-Sora v1.2.0 checkout (stdit3-xl2, vae-v1.2-decode)")
@@ -191,7 +233,7 @@ def main():
     p.add_argument("--repeat", type=int, default=5, help="attention: calls per shape and round (best is kept)")
     p.add_argument("--rounds", type=int, default=3, help="attention: interleaved rounds per shape (best is kept)")
     a = p.parse_args()
-    needs_checkout = [wl for wl in a.workloads if wl not in ("dit-xl2", "attention")]
+    needs_checkout = [wl for wl in a.workloads if wl not in ("dit-xl2", "attention", "int8-linear")]
     if a.opensora:
         sys.path.insert(0, a.opensora)
     elif needs_checkout:
@@ -199,14 +241,18 @@ def main():
     if a.baseline_engine and "attention" not in a.workloads:
         p.error("--baseline-engine applies to the attention workload")
     latent = tuple(int(v) for v in a.latent.split("x"))
-    runners = {"stdit3-xl2": torch_stdit3, "vae-v1.2-decode": torch_vae_decode,
+    runners = {"stdit3-xl2": torch_stdit3, "stdit3-xl2-int8": lambda lat, th: torch_stdit3(lat, th, quantize=True),
+               "vae-v1.2-decode": torch_vae_decode,
                "dit-xl2": lambda lat, th: torch_dit_xl2(lat, th, a.batch)}
     for wl in a.workloads:
         if wl == "attention":
             attention_workload(a)
             continue
-        extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ()
-        eng = engine_run(a.engine, wl, a.latent, a.threads, extra)
+        if wl == "int8-linear":
+            int8_linears(a.engine, latent, a.threads)
+            continue
+        extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ("--quantize", "int8") if wl == "stdit3-xl2-int8" else ()
+        eng = engine_run(a.engine, wl.replace("-int8", ""), a.latent, a.threads, extra)
         pt = runners[wl](latent, a.threads)
         pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2 also reports CPU seconds
         print(json.dumps({"workload": wl, "latent": a.latent, "threads": a.threads, "engine_seconds": eng["seconds"],

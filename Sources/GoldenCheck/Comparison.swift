@@ -16,7 +16,22 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
     public let shapeOK: Bool
     /// "got [2, 8] expected [2, 1, 8]" when the shapes differ.
     public let shapeNote: String
-    public var passed: Bool { shapeOK && maxAbs <= tolerance }
+    /// ||got - ref||_2 / ||ref||_2 (0 for integer outputs).
+    public private(set) var relativeL2: Float = 0
+    /// Set by `--quantize int8`: the output passes on relative L2 error within this bound instead
+    /// of on max abs error (an approximation cannot meet the float32 tolerances).
+    public private(set) var relativeL2Bound: Float? = nil
+    public var passed: Bool {
+        if let relativeL2Bound { return shapeOK && relativeL2 <= relativeL2Bound }
+        return shapeOK && maxAbs <= tolerance
+    }
+
+    /// The same comparison judged on relative L2 error <= `bound`.
+    public func judgedOnRelativeL2(_ bound: Float) -> OutputCheck {
+        var c = self
+        c.relativeL2Bound = bound
+        return c
+    }
 
     /// Shapes must be equal exactly (a checker whose layout differs from the reference's says so
     /// with an explicit reshape).
@@ -31,14 +46,18 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
         for i in 0..<expected.count { scale = max(scale, abs(e[i])) }
         let floor = max(scale * 1e-3, 1e-12)
         var nan = false
+        var diff2 = 0.0, ref2 = 0.0
         for i in 0..<expected.count {
             let d = abs(g[i] - e[i])
             if d.isNaN { nan = true }
             ma = max(ma, d)
             mr = max(mr, d / max(abs(e[i]), floor))
+            diff2 += Double(d) * Double(d)
+            ref2 += Double(e[i]) * Double(e[i])
         }
         maxAbs = nan ? .nan : ma
         maxRel = nan ? .nan : mr
+        relativeL2 = nan ? .nan : Float(ref2 > 0 ? (diff2 / ref2).squareRoot() : diff2.squareRoot())
     }
 
     /// For integer outputs (token ids): number of mismatches, tolerance 0.
@@ -62,7 +81,11 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
     public var description: String {
         let status = passed ? "PASS" : "FAIL"
         if !shapeOK { return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) shape mismatch: \(shapeNote)  FAIL" }
-        return "  \(name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)) max_abs=\(fmt(maxAbs)) max_rel=\(fmt(maxRel)) tol=\(fmt(tolerance)) \(status)"
+        let label = name.padding(toLength: max(24, name.count), withPad: " ", startingAt: 0)
+        if let relativeL2Bound {
+            return "  \(label) max_abs=\(fmt(maxAbs)) rel_l2=\(fmt(relativeL2)) bound=\(fmt(relativeL2Bound)) \(status)"
+        }
+        return "  \(label) max_abs=\(fmt(maxAbs)) max_rel=\(fmt(maxRel)) tol=\(fmt(tolerance)) \(status)"
     }
 
     private func fmt(_ v: Float) -> String { String(format: "%.3e", Double(v)) }
@@ -73,5 +96,10 @@ public struct CheckOptions: Sendable {
     public var replay = false
     /// Read model weights from here instead of the case's own file.
     public var weights: String?
-    public init(replay: Bool = false, weights: String? = nil) { self.replay = replay; self.weights = weights }
+    /// Run the model's block linears int8 (kinds in `GoldenRunner.quantizeKinds`); outputs are then
+    /// judged on relative L2 error (`GoldenRunner.int8RelativeL2Bound`).
+    public var quantization: Quantization = .none
+    public init(replay: Bool = false, weights: String? = nil, quantization: Quantization = .none) {
+        self.replay = replay; self.weights = weights; self.quantization = quantization
+    }
 }

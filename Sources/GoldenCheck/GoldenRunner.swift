@@ -1,6 +1,7 @@
 // Dispatches a case to the checker for its kind. Kinds without a checker fail, never pass.
 
 import Foundation
+import TensorCore
 
 public enum GoldenRunner {
     public typealias Checker = @Sendable (GoldenCase, CheckOptions) throws -> [OutputCheck]
@@ -25,10 +26,14 @@ public enum GoldenRunner {
         "ae2d": Autoencoder2DCheck.run,
         "hunyuan_vae": HunyuanVAECheck.run,
         "dc_ae": VideoDCAECheck.run,
+        "mask_parse": MaskParseCheck.run,
+        "pipeline_mask": ConditionedPipelineCheck.run,
+        "pipeline_loop": ConditionedPipelineCheck.run,
         "clip_tokenizer": CLIPTokenizerCheck.run,
         "v2_clip_embedder": V2CLIPEmbedderCheck.run,
         "v2_t5_embedder": V2T5EmbedderCheck.run,
         "v2_sample": V2SampleCheck.run,
+        "mmdit": MMDiTCheck.run,
     ]
 
     /// Kinds whose checker reads `CheckOptions.replay` / `CheckOptions.weights` (without replay):
@@ -36,7 +41,14 @@ public enum GoldenRunner {
     public static let replayKinds: Set<String> = ["rflow", "iddpm", "ddim", "dit_ddpm", "dit_ddim", "v2_sample"]
     public static let weightsKinds: Set<String> = ["tokenizer", "t5_encoder", "stdit3", "stdit2", "stdit", "vae", "rflow", "iddpm", "ddim",
                                                    "dit_model", "dit_ddpm", "dit_ddim", "dit_vae_decode", "ae2d", "hunyuan_vae", "dc_ae",
-                                                   "clip_tokenizer", "v2_clip_embedder", "v2_t5_embedder"]
+                                                   "clip_tokenizer", "v2_clip_embedder", "v2_t5_embedder",
+                                                   "mmdit"]
+
+    /// Kinds whose checker builds its model with `CheckOptions.quantization`.
+    public static let quantizeKinds: Set<String> = ["stdit3", "stdit2", "stdit"]
+    /// An int8 model passes a case when every output's relative L2 error is within this
+    /// (docs/quantization.md: measured 1e-2 .. 2e-2 on the golden cases).
+    public static let int8RelativeL2Bound: Float = 5e-2
 
     public static func run(_ c: GoldenCase, options: CheckOptions = CheckOptions()) throws -> [OutputCheck] {
         guard let checker = checkers[c.kind] else { throw GoldenError.notImplemented(kind: c.kind) }
@@ -48,8 +60,11 @@ public enum GoldenRunner {
                 ? "--weights is not read with --replay (the recorded model outputs replace the model)"
                 : "--weights applies to kinds \(weightsKinds.sorted().joined(separator: ", ")), not '\(c.kind)'")
         }
+        if options.quantization != .none && !quantizeKinds.contains(c.kind) {
+            throw GoldenError.badCase(path: c.path, detail: "--quantize applies to kinds \(quantizeKinds.sorted().joined(separator: ", ")), not '\(c.kind)'")
+        }
         let results = try checker(c, options)
         if results.isEmpty { throw GoldenError.badCase(path: c.path, detail: "checker for '\(c.kind)' compared no outputs") }
-        return results
+        return options.quantization == .int8 ? results.map { $0.judgedOnRelativeL2(int8RelativeL2Bound) } : results
     }
 }

@@ -4,6 +4,7 @@
 // Unset keys take Open-Sora v1.2's inference defaults (configs/opensora-v1-2/inference/sample.py).
 
 import Foundation
+import TensorCore
 import Yams
 
 /// Precision the reference runs STDiT and the VAE in. The engine computes in float32; bf16/fp16
@@ -38,6 +39,11 @@ public enum OutputFormat: String, Sendable, CaseIterable, ConfigName {
     case mp4
     /// One PNG per frame: `<name>_0000.png`, ...
     case png
+}
+
+/// `quantize`: the denoiser blocks' linears in float32 (`none`) or int8 (TensorCore's enum).
+extension Quantization: ConfigName {
+    static let kind = ""
 }
 
 public struct OutputConfig: Equatable, Sendable, Codable {
@@ -89,6 +95,8 @@ public struct GenerationConfig: Equatable, Sendable, Codable {
     public var loop = 1
     /// Latent frames carried over between loops (multiple of 5).
     public var conditionFrameLength = 5
+    /// edit_ratio of the carried-over frames (0 = kept as they are; up to 1 = re-generated).
+    public var conditionFrameEdit = 0.0
     public var align: Int? = 5
 
     public var dtype = ComputeDType.bf16
@@ -96,6 +104,8 @@ public struct GenerationConfig: Equatable, Sendable, Codable {
     public var output = OutputConfig()
     /// Step caching (TeaCache, PAB); `none` by default.
     public var cache = CacheConfig()
+    /// The denoiser blocks' linears: `none` (float32, exact) or `int8` (docs/quantization.md).
+    public var quantize = Quantization.none
 
     /// Where values came from, for error messages (equal in every config).
     var provenance = Provenance()
@@ -108,8 +118,8 @@ public struct GenerationConfig: Equatable, Sendable, Codable {
         case textEncoder = "model.text_encoder", denoiser = "model.denoiser", vae = "model.vae", scheduler
         case resolution, aspectRatio, imageSize, numFrames, fps, frameInterval, saveFPS, seed, batchSize, numSample
         case prompts = "prompt", promptPath, aes, flow, cameraMotion
-        case referencePaths = "reference_path", maskStrategies = "mask_strategy", loop, conditionFrameLength, align
-        case dtype, rng, output
+        case referencePaths = "reference_path", maskStrategies = "mask_strategy", loop, conditionFrameLength, conditionFrameEdit, align
+        case dtype, rng, quantize, output
     }
 
     /// Open-Sora v1.2's inference defaults.

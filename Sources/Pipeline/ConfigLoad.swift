@@ -171,13 +171,14 @@ extension GenerationConfig {
         if loop > 1 && conditionFrameLength % 5 != 0 {
             throw check.error("condition_frame_length", "must be a multiple of 5 latent frames when loop > 1, got \(conditionFrameLength)")
         }
-        // Autoregressive loops are not implemented yet: refuse what would need them rather than
-        // accept it and do nothing. The defaults (one loop) are what every run does.
-        if loop != 1 {
-            throw check.error("loop", "autoregressive loops are not implemented yet; only 1 (the default) is accepted, got \(loop)")
-        }
-        if conditionFrameLength != 5 {
-            throw check.error("condition_frame_length", "acts only with loop > 1, which is not implemented yet; only 5 (the default) is accepted, got \(conditionFrameLength)")
+        try check.range("condition_frame_edit", conditionFrameEdit, 0...1)
+        if loop > 1 {
+            // Each later loop conditions its first condition_frame_length latent frames on the
+            // previous loop's end and drops the matching dframe_to_frame(...) pixel frames.
+            let carried = (try? MaskStrategy.pixelFrames(latentFrames: conditionFrameLength)) ?? 0
+            if conditionFrameLength < 1 || conditionFrameLength >= latentSize[0] || carried >= numFrames {
+                throw check.error("condition_frame_length", "with loop > 1 it must be 5, 10, ... and below the \(latentSize[0]) latent frames of num_frames \(numFrames) (so each loop adds frames), got \(conditionFrameLength)")
+            }
         }
         for m in maskStrategies {
             let conditions: [MaskCondition]

@@ -26,9 +26,12 @@ public struct ConfigOverrides: Sendable, Encodable {
     public var maskStrategies: [String]?
     public var loop: Int?
     public var conditionFrameLength: Int?
+    public var conditionFrameEdit: Double?
     public var align: Int??
     public var dtype: String?
     public var rng: String?
+    /// none or int8 (quantize).
+    public var quantize: String?
 
     public var scheduler: String?
     public var numSamplingSteps: Int?
@@ -58,7 +61,7 @@ public struct ConfigOverrides: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case prompts = "prompt", promptPath, resolution, aspectRatio, imageSize, fps, frameInterval, saveFPS, seed
         case batchSize, numSample, aes, flow, cameraMotion, referencePaths = "reference_path", maskStrategies = "mask_strategy"
-        case loop, conditionFrameLength, align, dtype, rng
+        case loop, conditionFrameLength, conditionFrameEdit, align, dtype, rng, quantize
         case scheduler = "scheduler.type", numSamplingSteps = "scheduler.num_sampling_steps", cfgScale = "scheduler.cfg_scale"
         case useTimestepTransform = "scheduler.use_timestep_transform", cfgChannel = "scheduler.cfg_channel", eta = "scheduler.eta"
         case textEncoderPath = "model.text_encoder.path", tokenizer = "model.text_encoder.tokenizer"

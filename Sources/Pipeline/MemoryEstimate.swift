@@ -6,7 +6,7 @@
 import Foundation
 
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
-    public let denoiseBytes: Double
+    public private(set) var denoiseBytes: Double
     public let decodeBytes: Double
     /// The step cache's kept tensors at most (part of `denoiseBytes`; 0 without a cache).
     public let cacheBytes: Double
@@ -43,7 +43,7 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
         let pixels = Double(c.decodedSize[0] * c.decodedSize[1])
         let textBytes = Double(c.textEncoder.modelMaxLength * c.textEncoder.dModel) * 4
         let latentBytes = Double(c.denoiser.inChannels * lat[0] * lat[1] * lat[2]) * 4
-        let frameBytes = 3 * Double(c.numFrames) * pixels * 4
+        let frameBytes = 3 * Double(c.totalFrames) * pixels * 4    // every loop joined
         heldBytes = Double(videos) * (textBytes + latentBytes + frameBytes)
         denoiseBytes = weights + activations + cacheBytes + heldBytes
 
@@ -51,6 +51,8 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
         let widest = Double(c.vae.spatial.blockOutChannels.first ?? 128)
         let featureMaps = Double(c.vae.microBatchSize) * widest * pixels * 4 * 6
         decodeBytes = vaeWeightBytes + batch * frameBytes * 2 + featureMaps + heldBytes
+        // With loops the VAE decodes and re-encodes each loop beside the denoiser.
+        if c.loop > 1 { denoiseBytes += vaeWeightBytes + batch * frameBytes * 2 + featureMaps }
     }
 
     public var description: String {

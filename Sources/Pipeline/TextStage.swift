@@ -27,6 +27,11 @@ public enum TextStage {
 
     /// Encodes every prompt (in groups of `batchSize`).
     public static func run(prompts: [String], config: GenerationConfig) throws -> TextEmbeddings {
+        try run(preparedPrompts: prompts.map { preparePrompt($0, config: config) }, config: config)
+    }
+
+    /// Encodes texts already prepared (`preparePrompt`, or a loop's segment of a prepared prompt).
+    public static func run(preparedPrompts prompts: [String], config: GenerationConfig) throws -> TextEmbeddings {
         let te = config.textEncoder
         let weightsPath = try WeightLocator.resolve(te.path, component: "t5-v1_1-xxl", option: "model.text_encoder.path")
         let tokenizerPath = try te.tokenizer ?? locateTokenizer(near: weightsPath)
@@ -44,7 +49,7 @@ public enum TextStage {
         var masks: [[Bool]] = []
         let group = max(1, config.batchSize)
         for start in stride(from: 0, to: prompts.count, by: group) {
-            let texts = prompts[start..<min(start + group, prompts.count)].map { preparePrompt($0, config: config) }
+            let texts = Array(prompts[start..<min(start + group, prompts.count)])
             let tokens = try tokenizer.encode(texts, maxLength: te.modelMaxLength)
             states.append(try encoder.encode(tokens))                       // [b, L, C]
             masks += tokens.mask.map { $0.map { $0 != 0 } }

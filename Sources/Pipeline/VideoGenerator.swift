@@ -52,6 +52,11 @@ public final class VideoGenerator {
     public var latents: [Int: Tensor] = [:]
     /// Called with each video's denoised latent [C, T', h, w] as soon as its batch is done.
     public var latentDenoised: ((VideoJob, Tensor) throws -> Void)?
+    /// Frames to use for these reference video paths instead of decoding the files (golden cases
+    /// supply the frames the reference's decoder gave).
+    public var decodedReferenceVideos: [String: RGBVideo] = [:]
+    /// Reference files the prompts' conditioning reads (JSON options included), for the output checks.
+    var conditioningInputs: [String] = []
     /// Called after each video is written.
     public var videoWritten: ((GeneratedVideo) throws -> Void)?
 
@@ -74,6 +79,14 @@ public final class VideoGenerator {
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
         let jobs = batchesToMake.flatMap { $0 }.filter { wanted.contains($0.index) }
         if jobs.isEmpty { return [] }
+        // Each prompt's JSON options, loop texts, references and mask strategy, checked up front.
+        let plans = try config.conditioning(prompts: prompts) { path in
+            try self.decodedReferenceVideos[path]?.frameCount ?? VideoReader.read(path).video.frameCount
+        }
+        conditioningInputs = plans.flatMap(\.referencePaths)
+        if config.loop > 1 && (latentDenoised != nil || !latents.isEmpty) {
+            throw PipelineError("loop: saved latents hold one latent per video, but with loop = \(config.loop) a video is \(config.loop) loops' latents (drop --save-latents / --resumable, or use loop 1)")
+        }
         try checkMemory(videos: jobs.count)
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
                                    : []
@@ -81,32 +94,31 @@ public final class VideoGenerator {
         let toDenoise = batches.flatMap { $0 }
         let promptIndexes = Array(Set(toDenoise.map(\.promptIndex))).sorted()
         let promptSlot = Dictionary(uniqueKeysWithValues: promptIndexes.enumerated().map { ($1, $0) })
+        let loops = config.loop
 
-        // Stage: text, one row per video to denoise, encoded batch by batch.
+        // Stage: text, one row per video to denoise and loop (batch by batch, loop by loop).
         var text = TextEmbeddings(states: Tensor(zeros: [0]), masks: [])
         if !toDenoise.isEmpty {
-            let (t, r1) = try measureStage("text-encoder", events) { try TextStage.run(prompts: toDenoise.map { prompts[$0.promptIndex] }, config: config) }
+            let rows = batches.flatMap { batch in (0..<loops).flatMap { l in batch.map { plans[$0.promptIndex].loopPrompts[l] } } }
+            let (t, r1) = try measureStage("text-encoder", events) { try TextStage.run(preparedPrompts: rows, config: config) }
             text = t
             reports.append(r1)
         }
 
-        // Stage: reference images (image-to-video).
-        let strategies = try promptIndexes.map { i -> [MaskCondition] in
-            let s = i < config.maskStrategies.count ? config.maskStrategies[i] : ""
-            return try GenerationConfig.parseMaskStrategy(s)
-        }
-        // Draws in the reference's order: reference-image posteriors first, then the initial
-        // noise, then the sampler's own draws. An injected source serves every draw in order;
-        // otherwise each video has its generator, and a prompt's reference posterior is drawn
-        // from the generator of its first sample.
+        // Stage: references (images and videos) through the VAE.
+        let strategies = promptIndexes.map { plans[$0].maskStrategy }
+        // Draws in the reference's order: reference posteriors first, then per loop [the previous
+        // loop's re-encode], the initial noise, the sampler's own draws. An injected source serves
+        // every draw in order; otherwise each video has its generator, and a prompt's reference
+        // posterior is drawn from the generator of its first sample.
         var generators: [Int: NoiseSource] = [:]
         for job in toDenoise where noiseSource == nil { generators[job.index] = makeNoise(seed: job.seed) }
         var references = [[Tensor]](repeating: [], count: promptIndexes.count)
-        if promptIndexes.contains(where: { $0 < config.referencePaths.count && !config.referencePaths[$0].isEmpty }) {
+        if promptIndexes.contains(where: { !plans[$0].referencePaths.isEmpty }) {
             let (refs, r) = try measureStage("reference-encode", events) {
-                try encodeReferences(promptIndexes) { i in
+                try encodeReferences(promptIndexes.map { plans[$0].referencePaths }) { slot in
                     if let shared = noiseSource { return shared }
-                    let first = i * max(1, config.numSample)
+                    let first = promptIndexes[slot] * max(1, config.numSample)
                     return generators[first] ?? makeNoise(seed: config.videoSeed(index: first))
                 }
             }
@@ -115,44 +127,74 @@ public final class VideoGenerator {
         }
 
         // Stage: denoise every batch; a batch's latents are handed to `latentDenoised` at once.
+        // With loop > 1 each loop is decoded at once (the next one conditions on its end), so
+        // the VAE stays loaded beside the denoiser and the videos come out of this stage whole.
         let info = ResolutionInfo(config: config)
         let sampler = DenoiseStage.sampler(config: config)
         var denoised = latents                                   // index -> [C, T', h, w]
+        var loopVideos: [Int: Tensor] = [:]                      // index -> [3, totalFrames, H, W]
         var seconds: [Int: [String: Double]] = [:]
         if !batches.isEmpty {
             let (_, r3) = try measureStage("denoise", events) {
                 let latentShape = try VAEStage.latentShape(config: config)      // [C, T', h, w]: the VAE's answer
                 let model = try DenoiseStage.loadModel(config: config)
+                let loopVAE = loops > 1 ? try VAEStage.load(config: config) : nil
                 var textRow = 0
                 for (bi, batch) in batches.enumerated() {
                     let t0 = ResourceUsage.now()
-                    // One step cache per sampling run: nothing carries over between batches.
-                    let cache = config.cache.stepCache(steps: sampler.stepCount, dtype: config.dtype)
-                    let denoiser = try model.denoiser(text: text.rows(textRow..<(textRow + batch.count)), info: info, cache: cache)
-                    textRow += batch.count
                     let slots = batch.map { promptSlot[$0.promptIndex]! }
+                    var refs = slots.map { references[$0] }
+                    var rowStrategies = slots.map { strategies[$0] }
+                    var clips = [[Tensor]](repeating: [], count: batch.count)     // [row][loop]: [3, T, H, W]
                     let noise = noiseSource ?? RowwiseNoise(batch.map { generators[$0.index]! })
-                    var z = try noise.standardNormal([batch.count] + latentShape)
-                    let mask = try applyMaskStrategy(&z, references: slots.map { references[$0] }, strategies: slots.map { strategies[$0] },
-                                                     align: config.align)
-                    let run = try sampler.start(SamplingInputs(latent: z, frameMask: mask, sizes: [info.videoSize]),
-                                                model: denoiser, noise: noise)
-                    for step in run {
-                        events(.samplingStep(step: step.index + 1, of: step.count, batch: bi + 1,
-                                             batches: batches.count, elapsed: ResourceUsage.now() - t0))
-                        if isCancelled() { throw CancellationError() }
+                    var out = Tensor(zeros: [0])
+                    for loopIndex in 0..<loops {
+                        if loopIndex > 0, let vae = loopVAE {
+                            // append_generated: the previous loop, re-encoded, becomes each row's newest reference.
+                            for (row, job) in batch.enumerated() {
+                                let source = noiseSource ?? generators[job.index]!
+                                let previous = clips[row][loopIndex - 1]
+                                let z = try vae.encode(previous.reshaped([1] + previous.shape), sampling: .sample(noise: { try source.standardNormal($0) }))
+                                refs[row].append(z[0])
+                                rowStrategies[row] = MaskStrategy.appendGenerated(rowStrategies[row], loop: loopIndex, referenceIndex: refs[row].count - 1,
+                                                                                  conditionFrameLength: config.conditionFrameLength,
+                                                                                  conditionFrameEdit: config.conditionFrameEdit)
+                            }
+                        }
+                        // One step cache per sampling run: nothing carries over between batches or loops.
+                        let cache = config.cache.stepCache(steps: sampler.stepCount, dtype: config.dtype)
+                        let denoiser = try model.denoiser(text: text.rows(textRow..<(textRow + batch.count)), info: info, cache: cache)
+                        textRow += batch.count
+                        var z = try noise.standardNormal([batch.count] + latentShape)
+                        let mask = try applyMaskStrategy(&z, references: refs, strategies: try rowStrategies.map { try MaskStrategy.parse($0) },
+                                                         loop: loopIndex, align: config.align)
+                        let run = try sampler.start(SamplingInputs(latent: z, frameMask: mask, sizes: [info.videoSize]),
+                                                    model: denoiser, noise: noise)
+                        for step in run {
+                            events(.samplingStep(step: step.index + 1, of: step.count, batch: bi + 1,
+                                                 batches: batches.count, elapsed: ResourceUsage.now() - t0))
+                            if isCancelled() { throw CancellationError() }
+                        }
+                        out = try run.finish()                       // [b, C, T', h, w]
+                        if let cache {
+                            var total = cacheStatistics ?? StepCacheStatistics()
+                            total.merge(cache.statistics)
+                            cacheStatistics = total
+                        }
+                        if let vae = loopVAE {
+                            let frames = try vae.decode(out, numFrames: config.numFrames)      // [b, 3, T, H, W]
+                            for row in 0..<batch.count { clips[row].append(frames[row]) }
+                        }
                     }
-                    let out = try run.finish()                       // [b, C, T', h, w]
                     let elapsed = ResourceUsage.now() - t0
-                    if let cache {
-                        var total = cacheStatistics ?? StepCacheStatistics()
-                        total.merge(cache.statistics)
-                        cacheStatistics = total
-                    }
                     for (j, job) in batch.enumerated() {
                         denoised[job.index] = out[j]
                         seconds[job.index, default: [:]]["denoise"] = elapsed
-                        try latentDenoised?(job, out[j])
+                        if loops > 1 {
+                            loopVideos[job.index] = try joinLoops(clips[j])
+                        } else {
+                            try latentDenoised?(job, out[j])
+                        }
                     }
                 }
                 ScratchArena.shared.releaseAll()
@@ -163,11 +205,13 @@ public final class VideoGenerator {
         // Stage: decode (in batches), then write.
         var videos: [GeneratedVideo] = []
         let (_, r4) = try measureStage("vae-decode", events) {
-            let vae = try VAEStage.load(config: config)
+            let vae = loopVideos.isEmpty ? try VAEStage.load(config: config) : nil
             for batch in batchesToMake {
                 let t0 = ResourceUsage.now()
                 let z = concat(batch.map { denoised[$0.index]!.reshaped([1] + denoised[$0.index]!.shape) }, axis: 0)   // [b, C, T', h, w]
-                let frames = try vae.decode(z, numFrames: config.numFrames)       // [b, 3, T, H, W]
+                // Loops were decoded as they were made (the last loop's latent is what `latent` holds).
+                let frames = loopVideos.isEmpty ? try vae!.decode(z, numFrames: config.numFrames)       // [b, 3, T, H, W]
+                                                : concat(batch.map { loopVideos[$0.index]!.reshaped([1] + loopVideos[$0.index]!.shape) }, axis: 0)
                 for (j, job) in batch.enumerated() where wanted.contains(job.index) {
                     seconds[job.index, default: [:]]["decode"] = ResourceUsage.now() - t0
                     videos.append(GeneratedVideo(prompt: prompts[job.promptIndex], index: job.promptIndex, sample: job.sample,
@@ -212,6 +256,16 @@ public final class VideoGenerator {
         let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
         let estimate = MemoryEstimate(config: config, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
                                       vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+        if estimate.peakBytes > total * 0.9 && config.loop > 1 {
+            var one = config
+            one.loop = 1
+            let single = MemoryEstimate(config: one, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+                                        vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+            if single.peakBytes <= total * 0.9 {
+                throw PipelineError(String(format: "loop: %d loops make a video of %d frames, which needs %@ but the machine has %.1f GiB: lower loop (or num_frames, the resolution, batch_size)",
+                                           config.loop, config.totalFrames, estimate.description, total / 1_073_741_824))
+            }
+        }
         if estimate.peakBytes > total * 0.9 {
             throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution, batch_size or the number of prompts",
                                        estimate.description, total / 1_073_741_824))
@@ -238,7 +292,7 @@ public final class VideoGenerator {
                 throw PipelineError("output.path: '\(folder)' is not a folder")
             }
             if !fm.isWritableFile(atPath: folder) { throw PipelineError("output.path: folder '\(folder)' is not writable") }
-            let existing = config.resolvedOutputFormat == .png && config.numFrames > 1 ? PNGWriter.framePaths(base: p, count: config.numFrames) : [p]
+            let existing = config.resolvedOutputFormat == .png && config.numFrames > 1 ? PNGWriter.framePaths(base: p, count: config.totalFrames) : [p]
             for e in existing {
                 do { try FileChecks.checkOutput(e, inputs: inputs, overwrite: true, what: "output.path") } catch let err as FileCheckError {
                     throw PipelineError("output.path: \(err)")
@@ -272,7 +326,7 @@ public final class VideoGenerator {
 
     /// Every file this run reads: reference images, the prompt file, weights and tokenizer.
     var inputFiles: [String] {
-        config.referencePaths.flatMap { config.referenceImagePaths($0) } + [config.promptPath].compactMap { $0 }
+        config.referencePaths.flatMap { config.referenceImagePaths($0) } + conditioningInputs + [config.promptPath].compactMap { $0 }
             + [config.textEncoder.path, config.textEncoder.tokenizer, config.denoiser.path, config.vae.path].compactMap { $0 }
     }
 
@@ -293,21 +347,38 @@ public final class VideoGenerator {
 
     // MARK: references
 
-    /// VAE latents of the reference images ("a.png;b.png") of prompts `promptIndexes`. -> [prompt][ref]: [C, Tr, h, w]
-    /// The posterior is sampled, as the reference's `vae.encode` does, with draws from `noise(prompt)`.
-    func encodeReferences(_ promptIndexes: [Int], noise: (Int) -> NoiseSource) throws -> [[Tensor]] {
+    /// VAE latents of each prompt's references (images and videos). -> [prompt][ref]: [C, Tr, h, w]
+    /// The posterior is sampled, as the reference's `vae.encode` does, with draws from `noise(slot)`.
+    func encodeReferences(_ pathsPerPrompt: [[String]], noise: (Int) -> NoiseSource) throws -> [[Tensor]] {
         let vae = try VAEStage.load(config: config)
-        return try promptIndexes.map { i in
-            let spec = i < config.referencePaths.count ? config.referencePaths[i] : ""
-            if spec.isEmpty { return [] }
-            let source = noise(i)
-            return try config.referenceImagePaths(spec).map { path in
-                let image = try loadReferenceImage(path: path, height: config.height, width: config.width)   // [3, H, W]
-                let x = image.reshaped([1, 3, 1, config.height, config.width])
-                let z = try vae.encode(x, sampling: .sample(noise: { try source.standardNormal($0) }))               // [1, C, 1, h, w]
+        return try pathsPerPrompt.enumerated().map { slot, paths in
+            if paths.isEmpty { return [] }
+            let source = noise(slot)
+            return try paths.map { path in
+                let x = try ReferenceLoader.load(path: path, height: config.height, width: config.width,
+                                                 decoded: decodedReferenceVideos[path])              // [3, T, H, W]
+                let z = try vae.encode(x.reshaped([1] + x.shape), sampling: .sample(noise: { try source.standardNormal($0) }))   // [1, C, Tr, h, w]
                 return z[0]
             }
         }
+    }
+
+    /// The final video of a looped run: loop 0 whole, then each later loop without the
+    /// dframe_to_frame(condition_frame_length) frames it re-made from the previous loop's end.
+    /// clips[loop]: [3, T, H, W] -> [3, totalFrames, H, W]
+    func joinLoops(_ clips: [Tensor]) throws -> Tensor {
+        let drop = try MaskStrategy.pixelFrames(latentFrames: config.conditionFrameLength)
+        let parts = clips.enumerated().map { i, clip -> Tensor in
+            guard i > 0 else { return clip }
+            let (c, t, h, w) = (clip.shape[0], clip.shape[1], clip.shape[2], clip.shape[3])
+            let keep = max(0, t - drop)
+            var part = Tensor(uninitialized: [c, keep, h, w])
+            for ch in 0..<c {
+                (part.mutablePointer + ch * keep * h * w).update(from: clip.pointer + (ch * t + (t - keep)) * h * w, count: keep * h * w)
+            }
+            return part
+        }
+        return concat(parts, axis: 1)
     }
 }
 

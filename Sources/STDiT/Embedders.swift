@@ -5,24 +5,6 @@
 import Foundation
 import TensorCore
 
-/// Sinusoidal features of scalars (timesteps, fps): [cos(t f_i), sin(t f_i)] with
-/// f_i = exp(-ln(10000) i / half), all in float32 like the reference. -> [N, dim]
-func sinusoidalEmbedding(_ values: [Float], dim: Int = 256, maxPeriod: Double = 10000) -> Tensor {
-    let half = dim / 2
-    let logScale = Float(-Foundation.log(maxPeriod))
-    let freqs: [Float] = (0..<half).map { i in Float(Foundation.exp(Double(logScale * Float(i) / Float(half)))) }
-    var out = Tensor(zeros: [values.count, dim])      // zeros: the odd-dim pad column
-    let p = out.mutablePointer
-    for (n, v) in values.enumerated() {
-        for i in 0..<half {
-            let arg = Double(v * freqs[i])
-            p[n * dim + i] = Float(Foundation.cos(arg))
-            p[n * dim + half + i] = Float(Foundation.sin(arg))
-        }
-    }
-    return out
-}
-
 /// TimestepEmbedder / SizeEmbedder: 256 sinusoid features -> Linear -> SiLU -> Linear.
 struct TimestepEmbedder {
     let fc1: Linear, fc2: Linear

@@ -9,38 +9,72 @@ import Weights
 struct ParameterScope {
     let store: WeightStore
     let prefix: String
+    /// How the Linears built under this scope compute (`.int8` only for the blocks' linears).
+    var quantization: Quantization = .none
 
-    init(_ store: WeightStore, prefix: String = "") { self.store = store; self.prefix = prefix }
+    init(_ store: WeightStore, prefix: String = "", quantization: Quantization = .none) {
+        self.store = store; self.prefix = prefix; self.quantization = quantization
+    }
 
     func callAsFunction(_ name: String, _ shape: [Int]) throws -> WeightTensor {
         try store.weight(prefix + name, shape: shape)
     }
 
-    func scope(_ name: String) -> ParameterScope { ParameterScope(store, prefix: prefix + name + ".") }
+    func scope(_ name: String) -> ParameterScope { ParameterScope(store, prefix: prefix + name + ".", quantization: quantization) }
+
+    /// The same scope with its Linears computed as `q`.
+    func quantized(_ q: Quantization) -> ParameterScope { ParameterScope(store, prefix: prefix, quantization: q) }
 
     func contains(_ name: String) -> Bool { store.contains(prefix + name) }
 }
 
-/// PyTorch nn.Linear: weight [out, in], bias [out].
+/// PyTorch nn.Linear: weight [out, in], bias [out]. Computed in float32, or through the int8
+/// path (docs/quantization.md) when its scope asks for int8 or the checkpoint stores the weight
+/// as int8 (`<name>.weight` I8 + `<name>.weight_scale` F32 [out], `opensora weights quantize`).
 struct Linear {
     let weight: WeightTensor
     let bias: WeightTensor?
+    /// The int8 form; nil = float32.
+    let int8: Int8Weight?
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
 
     init(_ p: ParameterScope, in inF: Int, out outF: Int, bias hasBias: Bool = true) throws {
-        weight = try p("weight", [outF, inF])
+        let name = p.prefix + "weight"
+        let info = p.store.info(name)
+        if let info, info.dtype == .i8 {
+            // An int8 file: values and scales as stored, whatever the option says.
+            let src = p.store.sourceDescription
+            guard info.shape == [outF, inF] else { throw WeightsError.shapeMismatch(name: name, source: src, expected: [outF, inF], found: info.shape) }
+            let scaleName = name + Int8Weight.scaleSuffix
+            guard let s = p.store.info(scaleName) else { throw WeightsError.missingTensor(name: scaleName, source: src) }
+            guard s.shape == [outF] else { throw WeightsError.shapeMismatch(name: scaleName, source: src, expected: [outF], found: s.shape) }
+            guard s.dtype == .f32 else { throw WeightsError.dtypeMismatch(name: scaleName, source: src, expected: "F32", found: s.dtype.rawValue) }
+            weight = try p.store.weight(name)
+            do { int8 = try Int8Weight(values: weight, scales: try p.store.weight(scaleName)) }
+            catch let e as QuantizationError { throw WeightsError.other("\(src): \(e.description)") }
+        } else {
+            weight = try p("weight", [outF, inF])
+            int8 = p.quantization == .int8 ? Int8Weight(quantizing: weight) : nil
+        }
         bias = hasBias ? try p("bias", [outF]) : nil
     }
 
     /// x: [..., in] -> [..., out]
-    func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        if let int8 { return linear(x, int8: int8, bias: bias) }
+        return linear(x, weight: weight, bias: bias)
+    }
 
     /// x += input W^T + b, accumulating in place (a residual branch without a temporary).
     func accumulate(_ input: Tensor, into x: inout Tensor) {
         let m = input.count / inFeatures
         precondition(x.count == m * outFeatures, "accumulate \(weight.name): output has \(x.count) elements, expected \(m * outFeatures)")
         let xp = x.mutablePointer
+        if let int8 {
+            withBias { bp in int8Linear(input.pointer, rows: m, weight: int8, bias: bp, into: xp, accumulate: true) }
+            return
+        }
         if let bias {
             let n = outFeatures
             bias.withFloatPointer { bp in
@@ -77,8 +111,8 @@ struct MLP {
         let per = (rows + chunks - 1) / chunks
         var out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
         let op = out.mutablePointer
-        fc1.weight.withFloatPointer { w1 in
-            fc2.weight.withFloatPointer { w2 in
+        fc1.withPreparedWeight { w1 in
+            fc2.withPreparedWeight { w2 in
                 var r0 = 0
                 while r0 < rows {
                     let m = min(per, rows - r0)
@@ -95,9 +129,26 @@ struct MLP {
 }
 
 extension Linear {
-    /// out[rows, out] = x[rows, in] W^T + b with the weight already as float32.
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, weight w: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    /// Calls `body` with the weight as float32 (converted once for several `apply` calls), or
+    /// with nil on the int8 path, which needs no conversion.
+    func withPreparedWeight<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        if int8 != nil { return body(nil) }
+        return weight.withFloatPointer { body($0) }
+    }
+
+    /// Calls `body` with the bias as float32 (nil without one).
+    func withBias<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let bias else { return body(nil) }
+        return bias.withFloatPointer { body($0) }
+    }
+
+    /// out[rows, out] = x[rows, in] W^T + b with the weight from `withPreparedWeight`.
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, weight w: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
         let n = outFeatures, k = inFeatures
+        guard let w else {
+            withBias { bp in int8Linear(x, rows: m, weight: int8!, bias: bp, into: out) }
+            return
+        }
         if let bias {
             bias.withFloatPointer { bp in
                 let os = SendablePointer(out), bs = SendablePointer(bp)

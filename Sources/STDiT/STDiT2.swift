@@ -85,7 +85,8 @@ public struct STDiT2: Sendable {
 
     /// Builds the model over `weights`, checking every tensor first. Without `config` the sizes
     /// are read off the checkpoint (qk-norm in the legacy order when present, as v1.1 ran it).
-    public init(weights: WeightStore, config: STDiTConfig? = nil) throws {
+    /// `quantization`: how the blocks' linears compute (embedders, final layer, norms and attention stay float32).
+    public init(weights: WeightStore, config: STDiTConfig? = nil, quantization: Quantization = .none) throws {
         let c = try config ?? STDiTConfig.inferred(from: weights)
         try c.validate()
         guard c.hiddenSize % 3 == 0 else { throw STDiTError.badConfig("STDiT2 hidden_size \(c.hiddenSize) must be divisible by 3") }
@@ -101,7 +102,7 @@ public struct STDiT2: Sendable {
         arEmbedder = try TimestepEmbedder(p.scope("ar_embedder"), hidden: C / 3)
         flEmbedder = try TimestepEmbedder(p.scope("fl_embedder"), hidden: C)
         fpsEmbedder = try TimestepEmbedder(p.scope("fps_embedder"), hidden: C)
-        blocks = try (0..<c.depth).map { try STDiT2Block(p.scope("blocks.\($0)"), config: c, index: $0) }
+        blocks = try (0..<c.depth).map { try STDiT2Block(p.quantized(quantization).scope("blocks.\($0)"), config: c, index: $0) }
     }
 
     /// The learned null caption for classifier-free guidance. [L, caption_channels]

@@ -43,7 +43,8 @@ public struct STDiT3: Sendable {
 
     /// Builds the model over `weights` (names as in the reference state dict), checking every
     /// tensor's presence and shape first. Without `config` the sizes are read off the checkpoint.
-    public init(weights: WeightStore, config: STDiT3Config? = nil) throws {
+    /// `quantization`: how the blocks' linears compute (embedders, final layer, norms and attention stay float32).
+    public init(weights: WeightStore, config: STDiT3Config? = nil, quantization: Quantization = .none) throws {
         let c = try config ?? STDiT3Config.inferred(from: weights)
         try c.validate()
         self.config = c
@@ -54,8 +55,8 @@ public struct STDiT3: Sendable {
                              captionChannels: c.captionChannels, captionTokens: c.modelMaxLength)
         fpsEmbedder = try TimestepEmbedder(p.scope("fps_embedder"), hidden: C)
         tBlock = try Linear(p.scope("t_block.1"), in: C, out: 6 * C)
-        spatialBlocks = try (0..<c.depth).map { try STDiT3Block(p.scope("spatial_blocks.\($0)"), config: c, axis: .spatial, index: $0) }
-        temporalBlocks = try (0..<c.depth).map { try STDiT3Block(p.scope("temporal_blocks.\($0)"), config: c, axis: .temporal, index: $0) }
+        spatialBlocks = try (0..<c.depth).map { try STDiT3Block(p.quantized(quantization).scope("spatial_blocks.\($0)"), config: c, axis: .spatial, index: $0) }
+        temporalBlocks = try (0..<c.depth).map { try STDiT3Block(p.quantized(quantization).scope("temporal_blocks.\($0)"), config: c, axis: .temporal, index: $0) }
     }
 
     /// The learned null caption (`y_embedder.y_embedding`) for classifier-free guidance. [L, caption_channels]

@@ -93,7 +93,8 @@ public struct STDiTV1: Sendable {
 
     /// Builds the model over `weights`, checking every tensor first. v1.0 checkpoints do not
     /// tell the head count, so without `config` it is taken as `numHeads`.
-    public init(weights: WeightStore, config: STDiTConfig? = nil, numHeads: Int = 16) throws {
+    /// `quantization`: how the blocks' linears compute (embedders, final layer, norms and attention stay float32).
+    public init(weights: WeightStore, config: STDiTConfig? = nil, numHeads: Int = 16, quantization: Quantization = .none) throws {
         let c = try config ?? STDiTConfig.inferred(from: weights, numHeads: numHeads)
         try c.validate()
         self.config = c
@@ -109,7 +110,7 @@ public struct STDiTV1: Sendable {
         trunk = try DiTTrunk(p, inChannels: c.inChannels, outChannels: c.outChannels, patchSize: c.patchSize, hidden: C,
                              captionChannels: c.captionChannels, captionTokens: c.modelMaxLength)
         tBlock = try Linear(p.scope("t_block.1"), in: C, out: 6 * C)
-        blocks = try (0..<c.depth).map { try STDiTV1Block(p.scope("blocks.\($0)"), config: c, index: $0) }
+        blocks = try (0..<c.depth).map { try STDiTV1Block(p.quantized(quantization).scope("blocks.\($0)"), config: c, index: $0) }
     }
 
     /// The learned null caption for classifier-free guidance. [L, caption_channels]

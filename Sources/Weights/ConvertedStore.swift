@@ -22,14 +22,17 @@ public final class ConvertedStore: WeightStore, @unchecked Sendable {
 
     public func info(_ name: String) -> TensorInfo? {
         guard let i = base.info(name) else { return nil }
-        return i.dtype == .f32 ? TensorInfo(name: name, dtype: dtype, shape: i.shape) : i
+        return converts(i) ? TensorInfo(name: name, dtype: dtype, shape: i.shape) : i
     }
+
+    /// float32 tensors, except the scales of int8 weights (`Int8Weight.scaleSuffix`), which stay float32.
+    private func converts(_ i: TensorInfo) -> Bool { i.dtype == .f32 && !i.name.hasSuffix(".weight" + Int8Weight.scaleSuffix) }
 
     public func weight(_ name: String) throws -> WeightTensor {
         lock.lock(); defer { lock.unlock() }
         if let w = cache[name] { return w }
         let src = try base.weight(name)
-        guard src.dtype == .f32 else { return src }
+        guard src.dtype == .f32, converts(TensorInfo(name: name, dtype: src.dtype, shape: src.shape)) else { return src }
         let n = src.count
         let buffer = HalfBuffer(count: n)
         let out = SendablePointer(buffer.pointer)

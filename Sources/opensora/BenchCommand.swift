@@ -11,18 +11,20 @@ struct BenchCommand: ParsableCommand {
 
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
                              "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2",
-                             "hunyuan-vae-decode", "dc-ae-decode"]
+                             "hunyuan-vae-decode", "dc-ae-decode",
+                             "mmdit-v2", "int8-gemm"]
 
     @Option(help: "Component: \(components.joined(separator: ", ")).")
     var component: String = "sgemm"
     @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim (default: STDiT3's spatial, temporal and cross attention at 144p and 240p).")
     var shapeOption: String?
     var shape: String { shapeOption ?? "4500,1152,1152" }
-    @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-* (default 15x18x32); SxS for dit-xl2 (default 32x32); T,H,W for hunyuan-vae-decode (default 33,32,32: 129 frames of 256px) and dc-ae-decode (default 33,8,8).",
+    @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-* (default 15x18x32); SxS for dit-xl2 (default 32x32); T,H,W for hunyuan-vae-decode (default 33,32,32: 129 frames of 256px) and dc-ae-decode (default 33,8,8); T,H,W latent frames x latent height x width for mmdit-v2 (default 9,32,32: 33 frames of 256px).",
                                discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
     var latentOption: String?
     var latent: String { latentOption ?? Self.defaultLatent[component] ?? "15x18x32" }
-    static let defaultLatent = ["dit-xl2": "32x32", "hunyuan-vae-decode": "33,32,32", "dc-ae-decode": "33,8,8"]
+    static let defaultLatent = ["dit-xl2": "32x32", "hunyuan-vae-decode": "33,32,32", "dc-ae-decode": "33,8,8",
+                                "mmdit-v2": "9,32,32"]
     @Option(name: .customLong("batch"), parsing: .unconditional, help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption); dit-xl2: images (the model runs on twice as many rows).")
     var batchOption: Int?
     var batch: Int { batchOption ?? 2 }
@@ -44,9 +46,13 @@ struct BenchCommand: ParsableCommand {
     var dtype: String { dtypeOption ?? (component == "dit-xl2" ? "f32" : "bf16") }
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
     var repeat_: Int?
-    @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
+    @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2, mmdit-v2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
     var sgemmWindowOption: Double?
     var sgemmWindow: Double { sgemmWindowOption ?? 5 }
+    @Option(parsing: .unconditional, help: "mmdit-v2: run N double + N single blocks of the real width and extrapolate the 19 + 38 (default: all).")
+    var blocks: Int?
+    @Option(name: .customLong("quantize"), help: "stdit*-xl2: the blocks' linears as none (float32, default) or int8; a comma list (none,int8) runs each in turn, one JSON line each (docs/quantization.md).")
+    var quantizeOption: String?
     @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -63,12 +69,17 @@ struct BenchCommand: ParsableCommand {
             }
             if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
                 guard repeat_ == nil else { throw CLIError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
+                guard quantizeOption == nil else { throw CLIError("--quantize applies to one forward; a sampling run (--steps, --cache, --schedule-latent) is float32 only") }
                 return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
             }
             if let denoiser = BenchDenoiser(rawValue: component) {
                 guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
-                return try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
-                                             repeats: repeat_ ?? 1, sgemmWindow: sgemmWindow)
+                let modes = try (quantizeOption ?? "none").split(separator: ",").map { try Quantization(option: String($0)) }
+                for mode in modes {
+                    try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
+                                          repeats: repeat_ ?? 1, sgemmWindow: sgemmWindow, quantization: mode)
+                }
+                return
             }
             switch component {
             case "sgemm":
@@ -100,9 +111,14 @@ struct BenchCommand: ParsableCommand {
                 for line in try VAEBench.convLab(shape: shape, repeats: repeat_ ?? 5) { print(line) }
             case "dit-xl2":
                 try DiTBench.run(latent: latent, batch: batch, dtype: dtype, repeats: repeat_ ?? 1)
+            case "int8-gemm":
+                print(try Int8Bench.gemm(shape: shapeOption ?? "4320,1152,1152", repeats: repeat_ ?? 5))
             case "attention":
                 let shapes = shapeOption.map { [(name: "custom", shape: $0)] } ?? SGEMMBench.stdit3AttentionShapes
                 for (name, shape) in shapes { print(try SGEMMBench.attention(shape: shape, name: name, repeats: repeat_ ?? 5)) }
+            case MMDiTBench.component:
+                guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
+                try MMDiTBench.run(latent: latent, blocks: blocks, sgemmWindow: sgemmWindow)
             case "hunyuan-vae-decode", "dc-ae-decode":
                 print(try V2VAEBench.decode(V2VAEBench.Model(rawValue: component)!, latent: latent))
             default:

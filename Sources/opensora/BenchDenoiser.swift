@@ -46,23 +46,23 @@ enum BenchDenoiser: String, CaseIterable {
     /// Builds the model over `store` and returns one forward call on these inputs.
     /// latent: [B, C_in, T, H, W]; caption: [B, L, C_cap] with B = the batch after guidance.
     func forward(store: WeightStore, latent: Tensor, timesteps: [Float], caption: Tensor,
-                 mask: [[Bool]]) throws -> () throws -> Tensor {
+                 mask: [[Bool]], quantization: Quantization = .none) throws -> () throws -> Tensor {
         let (t, h, w) = (latent.shape[2], latent.shape[3], latent.shape[4])
         let (height, width) = (Float(8 * h), Float(8 * w))
         switch self {
         case .stdit3:
-            let model = try STDiT3(weights: store, config: config)
+            let model = try STDiT3(weights: store, config: config, quantization: quantization)
             let input = STDiT3Input(latent: latent, timesteps: timesteps, caption: caption, captionMask: mask,
                                     fps: [24], height: height, width: width)
             return { try model(input) }
         case .stdit2:
-            let model = try STDiT2(weights: store, config: config)
+            let model = try STDiT2(weights: store, config: config, quantization: quantization)
             let input = STDiT2Input(latent: latent, timesteps: timesteps, caption: caption, captionMask: mask,
                                     numFrames: [Float(t)], height: [height], width: [width],
                                     aspectRatio: [height / width], fps: [24])
             return { try model(input) }
         case .stditV1:
-            let model = try STDiTV1(weights: store, config: config)
+            let model = try STDiTV1(weights: store, config: config, quantization: quantization)
             let input = STDiTV1Input(latent: latent, timesteps: timesteps, caption: caption, captionMask: mask)
             return { try model(input) }
         }
@@ -88,8 +88,11 @@ enum DenoiserBench {
     /// on the model's linear shapes at all its token rows, averaged over `sgemmWindow` seconds
     /// before and after the reported forward), fraction_of_sgemm, peak_rss_bytes (VmHWM), threads.
     /// `captionTokens` nil = all of the model's caption length.
+    /// With `quantization` .int8 the blocks' linears run int8 (docs/quantization.md) and the line
+    /// gains quantize and int8_linear_gops (the int8 linear, quantise + GEMM + dequantise, on the
+    /// same shapes, measured right after the forward).
     static func run(_ denoiser: BenchDenoiser, latent spec: String, batch: Int, captionTokens: Int?, repeats: Int,
-                    sgemmWindow: Double = 5) throws {
+                    sgemmWindow: Double = 5, quantization: Quantization = .none) throws {
         let dims = try parseLatentSize(spec)
         guard batch >= 1 else { throw CLIError("--batch must be at least 1, got \(batch)") }
         try InputLimits.require("--batch", batch, in: 1...64)
@@ -113,7 +116,7 @@ enum DenoiserBench {
             latent = concat([latent, latent], axis: 0)
         }
         let forward = try denoiser.forward(store: store, latent: latent, timesteps: [Float](repeating: 900, count: batch),
-                                           caption: caption, mask: mask)
+                                           caption: caption, mask: mask, quantization: quantization)
 
         // The goal is a fraction of what plain sgemm reaches, and this machine's speed drifts by
         // +-15% over minutes: average plain sgemm on the model's own linear shapes over a window
@@ -137,6 +140,9 @@ enum DenoiserBench {
         guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("\(denoiser.rawValue) produced non-finite values") }
         let flops = denoiser.flops(batch: batch, latent: dims, captionTokens: tokens)
         let gflops = flops / best / 1e9
-        print(#"{"component":"\#(denoiser.rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"batch":\#(batch),"caption_tokens":\#(tokens),"weights":"bf16","seconds":\#(best),"cpu_seconds":\#(bestCPU),"gflops":\#(gflops),"tflop":\#(flops / 1e12),"sgemm_gflops":\#(sgemmRate),"fraction_of_sgemm":\#(gflops / sgemmRate),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
+        let int8Fields = quantization == .int8
+            ? #","quantize":"int8","int8_linear_gops":\#(Int8Bench.linearRate(m: tokenRows, shapes: linearShapes, seconds: sgemmWindow))"#
+            : #","quantize":"none""#
+        print(#"{"component":"\#(denoiser.rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"batch":\#(batch),"caption_tokens":\#(tokens),"weights":"bf16"\#(int8Fields),"seconds":\#(best),"cpu_seconds":\#(bestCPU),"gflops":\#(gflops),"tflop":\#(flops / 1e12),"sgemm_gflops":\#(sgemmRate),"fraction_of_sgemm":\#(gflops / sgemmRate),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GoldenCheck
+import TensorCore
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,13 +22,18 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Read the model weights from this file, folder or index instead of the case's own weights.")
     var weights: String?
 
+    @Option(help: "stdit3, stdit2, stdit cases: run the blocks' linears as none (float32, default) or int8; int8 outputs pass on relative L2 error <= 5e-2 (docs/quantization.md).")
+    var quantize: String?
+
     func run() throws {
+        var quantization = Quantization.none
+        try runReportingErrors(exitCode: 2) { quantization = try Quantization(option: quantize ?? "none") }
         var allPassed = true
         for path in cases {
             do {
                 let c = try GoldenCase(path: path)
-                print("\(c.name) (\(c.kind))\(replay ? " [replay]" : "")")
-                let results = try GoldenRunner.run(c, options: CheckOptions(replay: replay, weights: weights))
+                print("\(c.name) (\(c.kind))\(replay ? " [replay]" : "")\(quantization == .none ? "" : " [\(quantization.rawValue)]")")
+                let results = try GoldenRunner.run(c, options: CheckOptions(replay: replay, weights: weights, quantization: quantization))
                 for r in results { print(r) }
                 let ok = results.allSatisfy(\.passed)
                 print(ok ? "PASS \(c.name)" : "FAIL \(c.name)")

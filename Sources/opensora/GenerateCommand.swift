@@ -21,6 +21,7 @@ struct GenerateCommand: ParsableCommand {
           opensora generate --prompt "a red ball bouncing on a beach" --resolution 144p --num-frames 2s
           opensora generate --config configs/tiny.yaml --prompt "a red ball" --output out.mp4
           opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
+          opensora generate --prompt "a car" --reference-path "a.png;b.png" --mask-strategy "0;0,1,0,-1,1" --loop 2
         """)
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "Prompt (repeatable); taken as given, even when it starts with -.")
@@ -64,11 +65,23 @@ struct GenerateCommand: ParsableCommand {
     var dtype: String?
     @Option(name: .long, help: "Step caching: none (exact, default), teacache[:THRESHOLD] (default 0.1) or pab (docs/caching.md).")
     var cache: String?
+    @Option(name: .long, help: "The denoiser blocks' linears: none (float32, exact, default) or int8 (W8A8, ~2-5x faster linears, rel. L2 error ~1e-2 per forward; docs/quantization.md).")
+    var quantize: String?
 
     @Option(name: .long, help: "Reference image (PNG or JPEG) for image-to-video: it becomes the first frame.")
     var image: String?
-    @Option(name: .long, help: "Open-Sora mask strategy for the reference (default with --image: \"0\", first latent frame).")
-    var maskStrategy: String?
+    @Option(name: .long, help: "Open-Sora reference_path of a prompt: ';'-separated images and/or videos (repeatable: one per prompt, or one for all).")
+    var referencePath: [String] = []
+    @Option(name: .long, help: "Open-Sora mask_strategy of a prompt: 'loop,ref,ref_start,target_start,length,edit_ratio;...' in latent frames (repeatable like --reference-path; default with --image: \"0\").")
+    var maskStrategy: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Loops: each later loop continues the video from the previous one's last --condition-frame-length latent frames.")
+    var loop: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Latent frames carried from one loop to the next (5, 10, ...; default 5).")
+    var conditionFrameLength: Int?
+    @Option(name: .long, parsing: .unconditional, help: "edit_ratio of the carried frames: 0 keeps them (default), up to 1 re-generates them.")
+    var conditionFrameEdit: Double?
+    @Option(name: .long, help: "Snap mask_strategy starts to multiples of this many latent frames (v1.2: 5), or 'none'.")
+    var align: String?
 
     @Option(name: [.short, .long], help: "Output file (.mp4, .png) or name stem.")
     var output: String?
@@ -101,6 +114,9 @@ struct GenerateCommand: ParsableCommand {
                 return
             }
             let prompts = try collectPrompts(cfg)
+            // One --reference-path / --mask-strategy for a whole prompt file: the same for every prompt.
+            if cfg.referencePaths.count == 1 && prompts.count > 1 { cfg.referencePaths = Array(repeating: cfg.referencePaths[0], count: prompts.count) }
+            if cfg.maskStrategies.count == 1 && prompts.count > 1 { cfg.maskStrategies = Array(repeating: cfg.maskStrategies[0], count: prompts.count) }
             let scaled = try scaleOut.prepare(&cfg, prompts: prompts) { text in
                 if !quiet { FileHandle.standardError.write(Data("note: \(text)\n".utf8)) }
             }
@@ -196,18 +212,33 @@ struct GenerateCommand: ParsableCommand {
         o.numSample = numSample
         o.dtype = dtype
         o.cache = cache
+        o.quantize = quantize
         if let image {
             // One path, never Open-Sora's ';' list: checked whole, before any model loads.
             if let why = FileChecks.notRegularFile(image) { throw CLIError("--image \(image): \(why)") }
+            guard referencePath.isEmpty else { throw CLIError("--image and --reference-path both give references: use one") }
+            guard maskStrategy.count <= 1 else { throw CLIError("--image takes one --mask-strategy, got \(maskStrategy.count)") }
             o.referencePaths = [image]
-            o.maskStrategies = [maskStrategy ?? "0"]
-        } else if maskStrategy != nil {
-            throw CLIError("--mask-strategy needs --image")
+            o.maskStrategies = [maskStrategy.first ?? "0"]
+        } else {
+            // Per prompt; one value stands for every prompt (spread in collectPrompts).
+            let spread = { (values: [String]) in values.count == 1 && prompt.count > 1 ? Array(repeating: values[0], count: prompt.count) : values }
+            if !referencePath.isEmpty { o.referencePaths = spread(referencePath) }
+            if !maskStrategy.isEmpty { o.maskStrategies = spread(maskStrategy) }
         }
+        o.loop = loop
+        o.conditionFrameLength = conditionFrameLength
+        o.conditionFrameEdit = conditionFrameEdit
+        if let align { o.align = .some(align.lowercased() == "none" ? nil : try integer(align, flag: "--align")) }
         o.outputPath = output
         o.outputFormat = format
         if overwrite { o.overwrite = true }
         return o
+    }
+
+    func integer(_ s: String, flag: String) throws -> Int {
+        guard let v = Int(s) else { throw CLIError("\(flag) takes a whole number or 'none', got '\(s)'") }
+        return v
     }
 
     func optionalNumber(_ s: String, flag: String) throws -> Double? {
@@ -223,6 +254,10 @@ struct GenerateCommand: ParsableCommand {
             prompts = try PromptFile.read(path)
         }
         guard !prompts.isEmpty else { throw CLIError("no prompt: pass --prompt TEXT or --prompt-path FILE") }
+        for (flag, values) in [("--reference-path", cfg.referencePaths), ("--mask-strategy", cfg.maskStrategies)]
+        where !values.isEmpty && values.count != 1 && values.count != prompts.count {
+            throw CLIError("\(flag) was given \(values.count) times for \(prompts.count) prompts: give it once (for every prompt) or once per prompt")
+        }
         if let bad = prompts.firstIndex(where: { $0.utf8.count > 100_000 }) {
             throw CLIError("prompt \(bad + 1) is \(prompts[bad].utf8.count) bytes long; the limit is 100000")
         }

@@ -7,7 +7,7 @@ struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
         abstract: "Inspect, verify and convert checkpoints.",
-        subcommands: [Inspect.self, Verify.self, Convert.self, Download.self])
+        subcommands: [Inspect.self, Verify.self, Convert.self, Download.self, Quantize.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a checkpoint's tensors (name, dtype, shape).")

@@ -91,6 +91,13 @@ final class OptionAuditTests: XCTestCase {
             (["--prompt", "a cat", "--image", image], "reference_path", "[\"\(image)\"]"),
             (["--prompt", "a cat", "--image", image], "mask_strategy", #"["0"]"#),
             (["--prompt", "a cat", "--image", image, "--mask-strategy", "0,0,0,0,1"], "mask_strategy", #"["0,0,0,0,1"]"#),
+            (["--prompt", "a cat", "--reference-path", image + ";" + image], "reference_path", "[\"\(image);\(image)\"]"),
+            (["--prompt", "a cat", "--prompt", "a dog", "--reference-path", image, "--mask-strategy", "0;0,1,0,-1,1"],
+             "mask_strategy", #"["0;0,1,0,-1,1", "0;0,1,0,-1,1"]"#),
+            (["--loop", "3", "--num-frames", "30"], "loop", "3"),
+            (["--condition-frame-length", "10"], "condition_frame_length", "10"),
+            (["--condition-frame-edit", "0.25"], "condition_frame_edit", "0.25"),
+            (["--align", "none"], "align", "null"),
             (["--output", "elsewhere/x.mp4"], "output.path", #""elsewhere/x.mp4""#),
             (["--format", "png", "--output", "frames"], "output.format", "png"),
             (["--overwrite"], "output.overwrite", "true"),
@@ -115,7 +122,7 @@ final class OptionAuditTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("--threads"), r.stderr)
         }
         let r = try runCLI(tiny + ["--prompt", "a red ball", "--mask-strategy", "0", "--output", dir + "/m.mp4"])
-        XCTAssertTrue(r.status != 0 && r.stderr.contains("--mask-strategy needs --image"), r.stderr)
+        XCTAssertTrue(r.status != 0 && r.stderr.contains("prompt 1: mask_strategy: entry '0,0,0,0,1,0.0' uses reference #0, but only 0 were given"), r.stderr)
     }
 
     /// configs/tiny.yaml lists two prompts; a prompt file on the command line replaces them.
@@ -161,17 +168,20 @@ final class OptionAuditTests: XCTestCase {
         try assertRefused(tiny + ["--prompt", "a", "--output", dir + "/f.png", "--num-frames", "1", "--save-fps", "8"], "PNG")
     }
 
-    func testLoopKeysAreRefusedUntilImplemented() throws {
-        try assertRefused(["generate", "--config", try tinyConfig("loop: 2"), "--output", dir + "/x.mp4"], "loop: autoregressive loops are not implemented")
-        try assertRefused(["generate", "--config", try tinyConfig("condition_frame_length: 10"), "--output", dir + "/x.mp4"],
-                          "condition_frame_length: acts only with loop > 1")
+    func testLoopKeysAreCheckedAndLoopsLengthenTheVideo() throws {
+        // 17 frames are 5 latent frames on tiny: carrying 5 over would leave nothing to generate.
+        try assertRefused(["generate", "--config", try tinyConfig("loop: 2"), "--output", dir + "/x.mp4"],
+                          "condition_frame_length: with loop > 1 it must be 5, 10, ... and below the 5 latent frames")
+        try assertRefused(tiny + ["--prompt", "a", "--loop", "2", "--num-frames", "30", "--condition-frame-length", "3", "--output", dir + "/x.mp4"],
+                          "multiple of 5")
+        try assertRefused(tiny + ["--prompt", "a", "--condition-frame-edit", "1.5", "--output", dir + "/x.mp4"], "condition_frame_edit")
         // A mask-strategy condition for a later loop would be ignored.
         try assertRefused(tiny + ["--prompt", "a", "--image", "Tests/Fixtures/images/pattern_37x23.png", "--mask-strategy", "1,0,0,0,1",
                                   "--output", dir + "/x.mp4"], "a condition for loop 1")
-        // The defaults, as --print-config prints them, are accepted.
-        let defaults = try tinyConfig("loop: 1\ncondition_frame_length: 5")
-        let r = try runCLI(["generate", "--config", defaults, "--quiet", "--num-sampling-steps", "1", "--prompt", "a", "--output", dir + "/ok.mp4"])
+        // 3 loops of 30 frames, each later one re-making dframe_to_frame(5) = 17: 30 + 2 * 13 frames.
+        let r = try runCLI(tiny + ["--prompt", "a", "--loop", "3", "--num-frames", "30", "--num-sampling-steps", "1", "--output", dir + "/loop.mp4"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try probe(dir + "/loop.mp4")["nb_read_frames"], "56")
     }
 
     func testDenoiserKeysTheCheckpointContradictsAreRefused() throws {

@@ -43,7 +43,7 @@ final class ConfigOverrideTests: XCTestCase {
         XCTAssertEqual([c.fps, c.saveFPS, c.frameInterval, c.seed, c.batchSize, c.numSample], [12, 12, 2, 7, 2, 3])
         XCTAssertNil(c.aes)
         XCTAssertEqual(c.promptWithSuffixes("a cat"), "a cat motion score: 2.0. camera motion: pan left.")
-        XCTAssertEqual([c.loop, c.conditionFrameLength], [1, 5])  // loops are refused until implemented (OptionAuditTests)
+        XCTAssertEqual([c.loop, c.conditionFrameLength], [1, 5])
         XCTAssertNil(c.align)
         XCTAssertEqual(c.dtype, .fp32)
         XCTAssertEqual(c.rng, .native)

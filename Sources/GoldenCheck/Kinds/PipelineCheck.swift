@@ -52,9 +52,19 @@ enum PipelineCheck {
         let j = c.config
         guard let files = j["weights"] as? [String], files.count == 3,
               let size = [j["height"], j["width"]] as? [Int], let frames = j["num_frames"] as? Int,
-              let sched = j["scheduler"] as? [String: Any], let steps = sched["num_sampling_steps"] as? Int,
-              let cfg = sched["cfg_scale"] as? Double, let maxLength = j["model_max_length"] as? Int else {
+              let sched = j["scheduler"] as? [String: Any], let maxLength = j["model_max_length"] as? Int else {
             throw GoldenError.badCase(path: c.path, detail: "config lacks weights/height/width/num_frames/scheduler/model_max_length")
+        }
+        return try generationConfig(c, weights: files, tokenizer: c.file("tokenizer.model"), size: size, frames: frames,
+                                    scheduler: sched, maxLength: maxLength, fps: j["fps"] as? Int ?? 24, aes: j["aes"] as? Double ?? 6.5)
+    }
+
+    /// The generation config of a sampled run on the golden tiny models: weights [t5, stdit3, vae]
+    /// (paths relative to the case), VAE settings from the VAE case those weights belong to.
+    static func generationConfig(_ c: GoldenCase, weights files: [String], tokenizer: String, size: [Int], frames: Int,
+                                 scheduler sched: [String: Any], maxLength: Int, fps: Int, aes: Double) throws -> GenerationConfig {
+        guard let steps = sched["num_sampling_steps"] as? Int, let cfg = sched["cfg_scale"] as? Double else {
+            throw GoldenError.badCase(path: c.path, detail: "scheduler lacks num_sampling_steps/cfg_scale")
         }
         let t5 = try T5Config.infer(from: try c.weights(named: files[0]))
         let dit = try STDiT3Config.inferred(from: try c.weights(named: files[1]))
@@ -68,7 +78,7 @@ enum PipelineCheck {
         model:
           text_encoder:
             path: \(c.file(files[0]))
-            tokenizer: \(c.file("tokenizer.model"))
+            tokenizer: \(tokenizer)
             model_max_length: \(maxLength)
             d_model: \(t5.dModel)
             num_layers: \(t5.layers)
@@ -105,9 +115,9 @@ enum PipelineCheck {
           use_timestep_transform: \(sched["use_timestep_transform"] as? Bool ?? true)
         image_size: [\(size[0]), \(size[1])]
         num_frames: \(frames)
-        fps: \(j["fps"] as? Int ?? 24)
+        fps: \(fps)
         batch_size: 2
-        aes: \(j["aes"] as? Double ?? 6.5)
+        aes: \(aes)
         dtype: fp32
         """
         return try GenerationConfig.parse(yaml: yaml, source: c.path)

@@ -5,7 +5,7 @@ import TensorCore
 
 enum STDiT2Check {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        let model = try STDiT2(weights: c.modelWeights(override: options.weights), config: STDiT3Check.config(c))
+        let model = try STDiT2(weights: c.modelWeights(override: options.weights), config: STDiT3Check.config(c), quantization: options.quantization)
         let input = try STDiT2Check.input(c)
         return [OutputCheck(name: "out", got: try model(input), expected: try c.tensor("out"), tolerance: c.tolerance(for: "out"))]
     }

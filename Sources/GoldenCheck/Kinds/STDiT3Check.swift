@@ -6,7 +6,7 @@ import TensorCore
 enum STDiT3Check {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
         let config = try STDiT3Check.config(c)
-        let model = try STDiT3(weights: c.modelWeights(override: options.weights), config: config)
+        let model = try STDiT3(weights: c.modelWeights(override: options.weights), config: config, quantization: options.quantization)
         let input = try STDiT3Check.input(c)
         var results = [OutputCheck]()
         results.append(OutputCheck(name: "out", got: try model(input), expected: try c.tensor("out"), tolerance: c.tolerance(for: "out")))

@@ -6,7 +6,7 @@ import TensorCore
 
 enum STDiTCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        let model = try STDiTV1(weights: c.modelWeights(override: options.weights), config: STDiT3Check.config(c))
+        let model = try STDiTV1(weights: c.modelWeights(override: options.weights), config: STDiT3Check.config(c), quantization: options.quantization)
         var input = STDiTV1Input(latent: try c.tensor("x"), timesteps: try c.tensor("timestep").array, caption: try c.tensor("y"),
                                  captionMask: try c.boolRows("mask"))
         var stages: [String: Tensor] = [:]

@@ -1,5 +1,6 @@
-// Golden checker for kind 'v2_sample' (Open-Sora 2.0's sampler), in replay mode: the recorded
-// raw outputs of the three branches stand in for the MMDiT. Checked: the noise from the seed,
+// Golden checker for kind 'v2_sample' (Open-Sora 2.0's sampler). With --replay the recorded raw
+// outputs of the three branches stand in for the MMDiT; without it the MMDiT (the weights_file's
+// mmdit checkpoint) runs on the T5 and CLIP embeddings the engine computes. Checked: the noise from the seed,
 // the shifted schedule, the condition (masks, masked reference, the packed cond of each branch),
 // per step the latent the model sees, its t, the guidance scales and the temporal image
 // guidance, then the final packed latent and the final latent with the reference written back.
@@ -10,15 +11,13 @@
 
 import CLIP
 import Foundation
+import MMDiT
 import Samplers
 import T5
 import TensorCore
 
 enum V2SampleCheck {
     static func run(_ c: GoldenCase, _ options: CheckOptions) throws -> [OutputCheck] {
-        guard options.replay else {
-            throw GoldenError.badCase(path: c.path, detail: "v2_sample runs only with --replay for now (the full mode needs the MMDiT module's denoiser)")
-        }
         let setup = try Setup(c)
         var results = CaseResults(c)
         results.all.append(OutputCheck(name: "z_init (seed \(setup.seed))", got: setup.noise, expected: try c.tensor("z_init"), tolerance: 0))
@@ -29,9 +28,11 @@ enum V2SampleCheck {
         let cond = pack(setup.condition.modelInput, patch: setup.geometry.patchSize)
         results.all.append(OutputCheck(name: "model.cond", got: concat([cond, cond, Tensor(repeating: 0, shape: cond.shape)], axis: 0),
                                        expected: try c.tensor("model.cond"), tolerance: 0))
-        results.all += try textConditioning(c)
+        let text = try textConditioning(c)
+        results.all += text.checks
         for skipping in [false, true] {
-            results.all += try replay(c, setup, skipping: skipping)
+            results.all += options.replay ? try replay(c, setup, skipping: skipping)
+                                          : try sample(c, setup, text: (text.txt, text.yVec), skipping: skipping)
         }
         return results.all
     }
@@ -86,8 +87,58 @@ enum V2SampleCheck {
         return checks
     }
 
+    /// One full run: the MMDiT computes each step's branches from the engine's own text embeddings.
+    /// Every step's latent, t and branch outputs are compared with the recorded ones, then the final
+    /// latents; names end in " [all branches]" or " [skipping]".
+    static func sample(_ c: GoldenCase, _ s: Setup, text: (txt: Tensor, yVec: Tensor), skipping: Bool) throws -> [OutputCheck] {
+        guard let files = c.json["weights_file"] as? [String: Any], let mmditFile = files["mmdit"] as? String else {
+            throw GoldenError.badCase(path: c.path, detail: "weights_file must name mmdit")
+        }
+        let model = try MMDiT(weights: try c.weights(named: mmditFile),
+                              positional: try MMDiTCheck.positional(try siblingCase(c, kind: "mmdit", weights: mmditFile)))
+        var sampler = s.sampler
+        sampler.guidance.computeAllBranches = !skipping
+        let tag = skipping ? " [skipping]" : " [all branches]"
+        let tolerance = c.tolerance(for: "final")
+        let p = s.geometry.patchSize, b = s.noise.shape[0]
+        let cond = try Packing.condition(mask: s.condition.masks, maskedReference: s.condition.maskedReference, patchSize: p)
+        let noCond = Tensor(repeating: 0, shape: cond.shape)
+        var checks: [OutputCheck] = []
+        var forwards = 0, step = 0
+        let denoiser: V2Denoiser = { x, t, branches in
+            // The branches' rows: text rows [prompts | "" | ""] and cond [cond | cond | zeros], as the reference tiles them.
+            let rows = { (all: Tensor, branch: V2Branch) in all.slice((branch.rawValue * b)..<((branch.rawValue + 1) * b)) }
+            let z = concat([Tensor](repeating: x, count: branches.count), axis: 0)
+            let prepared = try Packing.prepareIds(latent: z, t5: concat(branches.map { rows(text.txt, $0) }, axis: 0),
+                                                  clip: concat(branches.map { rows(text.yVec, $0) }, axis: 0), patchSize: p)
+            let input = MMDiTInput(img: prepared.img, imgIds: prepared.imgIds, txt: prepared.txt, txtIds: prepared.txtIds,
+                                   timesteps: [Float](repeating: t, count: z.shape[0]), yVec: prepared.yVec,
+                                   cond: model.config.condEmbed ? concat(branches.map { $0 == .unconditional ? noCond : cond }, axis: 0) : nil)
+            let out = try model(input)                                            // [branches*B, N, C p²]
+            if SamplerCaseFields.has(c, "step\(step).out") {
+                let recorded = try c.tensor("step\(step).out")
+                checks.append(OutputCheck(name: "step\(step).img\(tag)", got: prepared.img.slice(0..<b), expected: try c.tensor("step\(step).img"), tolerance: tolerance))
+                checks.append(OutputCheck(name: "step\(step).out\(tag)", got: out,
+                                          expected: concat(branches.map { rows(recorded, $0) }, axis: 0), tolerance: tolerance))
+            }
+            forwards += branches.count
+            step += 1
+            return try Packing.unpack(out, grid: try Packing.grid(latent: x.shape, patchSize: p), patchSize: p)
+        }
+        let final = try sampler.denoise(noise: s.noise, geometry: s.geometry, condition: s.condition, model: denoiser) { _ in }
+        checks.append(OutputCheck(name: "steps run (\(step) of \(sampler.steps))", mismatches: abs(step - sampler.steps), total: sampler.steps))
+        checks.append(OutputCheck(name: "final_packed\(tag)", got: pack(final, patch: p), expected: try c.tensor("final_packed"), tolerance: tolerance))
+        var written = final
+        s.condition.writeBack(into: &written)
+        checks.append(OutputCheck(name: "final\(tag)", got: written, expected: try c.tensor("final"), tolerance: tolerance))
+        let expected = sampler.forwardCount(geometry: s.geometry, condition: s.condition.type, unconditioned: s.condition.isEmpty)
+        checks.append(OutputCheck(name: "forwards made \(forwards) of the reference's \(expected.reference)\(tag)",
+                                  mismatches: abs(forwards - expected.made), total: expected.made))
+        return checks
+    }
+
     /// T5 and CLIP on [texts, "" x B, "" x B] against the recorded model.txt and model.y_vec.
-    static func textConditioning(_ c: GoldenCase) throws -> [OutputCheck] {
+    static func textConditioning(_ c: GoldenCase) throws -> (checks: [OutputCheck], txt: Tensor, yVec: Tensor) {
         guard let files = c.json["weights_file"] as? [String: Any], let t5File = files["t5"] as? String, let clipFile = files["clip"] as? String,
               let spiece = files["t5_spiece"] as? String, let vocab = files["clip_vocab"] as? String else {
             throw GoldenError.badCase(path: c.path, detail: "weights_file must name t5, clip, t5_spiece and clip_vocab")
@@ -105,8 +156,10 @@ enum V2SampleCheck {
                                     encoder: try T5Encoder(weights: try c.weights(named: t5File)), maxLength: txtShape[1])
         let clip = try CLIPTextEmbedder(tokenizer: try CLIPTokenizer(vocabularyPath: c.file(vocab)),
                                         model: try CLIPTextModel(weights: try c.weights(named: clipFile), heads: heads))
-        return [OutputCheck(name: "model.txt (T5)", got: try t5(prompts), expected: try c.tensor("model.txt"), tolerance: t5Case.tolerance(for: "last_hidden_state")),
-                OutputCheck(name: "model.y_vec (CLIP)", got: try clip(prompts), expected: try c.tensor("model.y_vec"), tolerance: clipCase.tolerance(for: "pooler_output"))]
+        let txt = try t5(prompts), yVec = try clip(prompts)
+        return ([OutputCheck(name: "model.txt (T5)", got: txt, expected: try c.tensor("model.txt"), tolerance: t5Case.tolerance(for: "last_hidden_state")),
+                 OutputCheck(name: "model.y_vec (CLIP)", got: yVec, expected: try c.tensor("model.y_vec"), tolerance: clipCase.tolerance(for: "pooler_output"))],
+                txt, yVec)
     }
 
     /// The case of `kind` in the same folder whose weights_file is `weights`.

@@ -35,7 +35,9 @@ enum DenoiserCheckpoint {
                             sizes: (Model) -> STDiTConfig) throws -> (model: Model, path: String, store: WeightStore) {
         let path = try WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type),
                                              option: "model.denoiser.path")
-        let store = HalfPrecision.store(try Checkpoint.open(path), dtype: config.dtype)
+        // int8 linears are quantised from the file's own values (a bf16 copy would only add memory).
+        let file = try Checkpoint.open(path)
+        let store = config.quantize == .int8 ? file : HalfPrecision.store(file, dtype: config.dtype)
         let model = try build(store, path)
         try checkSizes(sizes(model), path: path, name: name, config: config)
         return (model, path, store)

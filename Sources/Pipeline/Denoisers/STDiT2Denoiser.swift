@@ -16,7 +16,7 @@ struct STDiT2Model: DenoisingModel {
                 throw PipelineError("\(path): checkpoint \(c.qkNorm ? "has" : "has no") q/k norm weights, but model.denoiser.qk_norm is \(d.qkNorm)")
             }
             c.qkNormLegacy = d.qkNormLegacy
-            return try STDiT2(weights: store, config: c)
+            return try STDiT2(weights: store, config: c, quantization: config.quantize)
         }, sizes: \.config).model
     }
 

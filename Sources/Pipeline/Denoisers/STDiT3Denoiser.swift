@@ -10,7 +10,8 @@ struct STDiT3Model: DenoisingModel {
     init(config: GenerationConfig) throws {
         let d = config.denoiser
         model = try DenoiserCheckpoint.open(config, name: "STDiT3", build: { store, _ in
-            try STDiT3(weights: store, config: try STDiTConfig.inferred(from: store, numHeads: d.numHeads, inputSqSize: d.inputSqSize))
+            try STDiT3(weights: store, config: try STDiTConfig.inferred(from: store, numHeads: d.numHeads, inputSqSize: d.inputSqSize),
+                       quantization: config.quantize)
         }, sizes: \.config).model
     }
 

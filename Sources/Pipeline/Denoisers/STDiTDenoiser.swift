@@ -13,7 +13,7 @@ struct STDiTV1Model: DenoisingModel {
     init(config: GenerationConfig) throws {
         let d = config.denoiser
         let (model, path, store) = try DenoiserCheckpoint.open(config, name: "STDiT (v1.0)", build: { store, _ in
-            try STDiTV1(weights: store, numHeads: d.numHeads)
+            try STDiTV1(weights: store, numHeads: d.numHeads, quantization: config.quantize)
         }, sizes: \.config)
         try checkPositionScale(store, table: "pos_embed", scale: d.spaceScale, key: "space_scale", path: path)
         try checkPositionScale(store, table: "pos_embed_temporal", scale: d.timeScale, key: "time_scale", path: path)
