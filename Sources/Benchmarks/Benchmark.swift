@@ -8,10 +8,10 @@ import T5
 import Weights
 
 public struct Benchmark {
-    public static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
-                                    "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2",
-                                    "hunyuan-vae-decode", "dc-ae-decode",
-                                    "mmdit-v2", "int8-gemm"]
+    static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
+                             "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2",
+                             "hunyuan-vae-decode", "dc-ae-decode",
+                             "mmdit-v2", "int8-gemm"]
 
     // The options as given (nil: not given); `opensora bench --help` says what each does.
     public var component: String = "sgemm"
@@ -39,6 +39,9 @@ public struct Benchmark {
     public var blocks: Int?
     public var quantizeOption: String?
     public var threads: Int?
+
+    /// The components, for the command's help.
+    public static var componentNames: [String] { components }
 
     public init() {}
 

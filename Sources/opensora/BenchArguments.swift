@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
 
-    @Option(help: "Component: \(Benchmark.components.joined(separator: ", ")).")
+    @Option(help: "Component: \(Benchmark.componentNames.joined(separator: ", ")).")
     var component: String = "sgemm"
     @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim (default: STDiT3's spatial, temporal and cross attention at 144p and 240p).")
     var shapeOption: String?
