@@ -21,7 +21,7 @@ extension Benchmark {
             ("--repeat", ["sgemm", "conv", "attention", "dit-xl2", "int8-gemm"] + denoisers),
             ("--sgemm-window", denoisers + ["mmdit-v2"]),
             ("--blocks", ["mmdit-v2"]),
-            ("--quantize", denoisers),
+            ("--quantize", denoisers + pipelines),
         ]
     }
 

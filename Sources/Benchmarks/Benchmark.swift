@@ -55,7 +55,7 @@ public struct Benchmark {
             }
             try InputLimits.require("--sgemm-window", sgemmWindow, in: 0...3600)
             if let pipeline = PipelineBench(rawValue: component) {
-                return try pipeline.run(latentSpec: latent, steps: steps, cache: cache)
+                return try pipeline.run(latentSpec: latent, steps: steps, cache: cache, quantize: quantizeOption)
             }
             if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
                 guard repeat_ == nil else { throw BenchmarkError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
