@@ -57,8 +57,11 @@ let package = Package(
                 swiftSettings: hot),
         .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "CLIP", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO", "MMDiT"],
                 swiftSettings: hot),
+        // `opensora bench`: random weights of the real shapes, one JSON line per run.
+        .target(name: "Benchmarks", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "MMDiT", "Samplers", "Pipeline"],
+                swiftSettings: hot),
         .executableTarget(name: "opensora",
-                          dependencies: ["GoldenCheck", "Pipeline", "MMDiT", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["GoldenCheck", "Pipeline", "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hot),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),

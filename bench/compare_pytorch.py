@@ -14,6 +14,11 @@ DiT-XL/2 forward of the real shapes written here (random weights, float32, the g
     python3 bench/compare_pytorch.py --threads 2 --workloads dit-xl2 --latent 32x32 --batch 8
     python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora --threads 2 --workloads stdit3-xl2 stdit3-xl2-int8
 
+With --standins the v1.2 STDiT3 imports with only torch, einops, rotary-embedding-torch and
+transformers 4.x installed (bench/reference_standins.py: xformers' block-diagonal attention as
+SDPA per sample, timm's Mlp and DropPath, empty mmengine/colossalai; the stand-in model matches
+the golden stdit3 case's output to 3.6e-7).
+
 int8-linear (needs only torch): the blocks' four linear shapes at the latent's token rows (CFG
 batch 2), PyTorch nn.Linear float32 and quantize_dynamic(qint8) against the engine's
 `bench --component int8-gemm` (its whole int8 linear, and sgemm), one JSON line per shape.
@@ -112,9 +117,9 @@ def torch_stdit3(latent, threads, quantize=False):
     mask = torch.ones(1, 300, dtype=torch.long)
     kw = dict(height=torch.tensor([h * 8.0] * 2), width=torch.tensor([w * 8.0] * 2), fps=torch.tensor([24.0] * 2))
     with torch.no_grad():
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         model(x, torch.tensor([500.0, 500.0]), y, mask=mask, **kw)
-        return time.time() - t0
+        return time.time() - t0, time.process_time() - c0     # wall, CPU seconds of all threads
 
 
 def torch_vae_decode(latent, threads):
@@ -224,6 +229,9 @@ def int8_linears(binary, latent, threads, repeats=3):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--opensora", help="path of an Open-Sora v1.2.0 checkout (stdit3-xl2, vae-v1.2-decode)")
+    p.add_argument("--standins", action="store_true",
+                   help="import the checkout's STDiT3 with bench/reference_standins.py in place of xformers, timm, "
+                        "colossalai and mmengine (a CPU machine with only torch, einops, rotary-embedding-torch, transformers)")
     p.add_argument("--engine", default=".build/release/opensora")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--latent", default="15x18x32")
@@ -236,6 +244,10 @@ def main():
     needs_checkout = [wl for wl in a.workloads if wl not in ("dit-xl2", "attention", "int8-linear")]
     if a.opensora:
         sys.path.insert(0, a.opensora)
+        if a.standins:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import reference_standins
+            reference_standins.install(a.opensora)
     elif needs_checkout:
         p.error("--opensora is needed for " + ", ".join(needs_checkout))
     if a.baseline_engine and "attention" not in a.workloads:
@@ -254,10 +266,11 @@ def main():
         extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ("--quantize", "int8") if wl == "stdit3-xl2-int8" else ()
         eng = engine_run(a.engine, wl.replace("-int8", ""), a.latent, a.threads, extra)
         pt = runners[wl](latent, a.threads)
-        pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2 also reports CPU seconds
+        pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2 and stdit3 also report CPU seconds
         print(json.dumps({"workload": wl, "latent": a.latent, "threads": a.threads, "engine_seconds": eng["seconds"],
                           "pytorch_seconds": pt, "speedup": pt / eng["seconds"],
                           "engine_cpu_seconds": eng.get("cpu_seconds"), "pytorch_cpu_seconds": pt_cpu,
+                          "cpu_speedup": pt_cpu / eng["cpu_seconds"] if pt_cpu and eng.get("cpu_seconds") else None,
                           "pytorch_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                           "engine_peak_rss_bytes": eng.get("peak_rss_bytes"),
                           # denoisers: the engine's GFLOP/s over plain sgemm's on its linear shapes, same process

@@ -9,10 +9,11 @@ import Yams
 
 /// Precision the reference runs STDiT and the VAE in. The engine computes in float32; bf16/fp16
 /// keep weights in that format and round the multi-resolution conditioning like the reference.
-public enum ComputeDType: String, Sendable, CaseIterable {
+public enum ComputeDType: String, Sendable, CaseIterable, ConfigName {
     case fp32, bf16, fp16
+    static let kind = ""
 
-    init?(name: String) {
+    init?(configName name: String) {
         switch name.lowercased() {
         case "fp32", "float32", "float": self = .fp32
         case "bf16", "bfloat16": self = .bf16
@@ -23,14 +24,16 @@ public enum ComputeDType: String, Sendable, CaseIterable {
 }
 
 /// Where the initial noise comes from.
-public enum RNGKind: String, Sendable, CaseIterable {
+public enum RNGKind: String, Sendable, CaseIterable, ConfigName {
+    static let kind = ""
     /// torch.manual_seed(seed) + torch.randn on the CPU, bit for bit (reproduces reference runs).
     case torch
     /// The engine's own generator: faster, same distribution, different numbers.
     case native
 }
 
-public enum OutputFormat: String, Sendable, CaseIterable {
+public enum OutputFormat: String, Sendable, CaseIterable, ConfigName {
+    static let kind = ""
     /// PNG for a single frame (Open-Sora's save_sample), MP4 otherwise.
     case auto
     case mp4
@@ -38,7 +41,12 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case png
 }
 
-public struct OutputConfig: Equatable, Sendable {
+/// `quantize`: the denoiser blocks' linears in float32 (`none`) or int8 (TensorCore's enum).
+extension Quantization: ConfigName {
+    static let kind = ""
+}
+
+public struct OutputConfig: Equatable, Sendable, Codable {
     /// Output file. With one video it is used as is (an .mp4/.png extension is added if missing);
     /// with several, `_<index>` (and `-<k>` for num_sample > 1) goes before the extension.
     /// A trailing '/' names a folder: the files in it are called `sample...`.
@@ -50,7 +58,7 @@ public struct OutputConfig: Equatable, Sendable {
     public init() {}
 }
 
-public struct GenerationConfig: Equatable, Sendable {
+public struct GenerationConfig: Equatable, Sendable, Codable {
     public var textEncoder = TextEncoderConfig()
     public var denoiser = DenoiserConfig()
     public var vae = VAEConfig()
@@ -103,6 +111,16 @@ public struct GenerationConfig: Equatable, Sendable {
     var provenance = Provenance()
 
     public init() {}
+
+    /// The keys, in the order `--print-config` writes them: the property's name in snake_case
+    /// unless given; `cache` (read and printed by CacheConfig) and `provenance` are not keys here.
+    enum CodingKeys: String, CodingKey {
+        case textEncoder = "model.text_encoder", denoiser = "model.denoiser", vae = "model.vae", scheduler
+        case resolution, aspectRatio, imageSize, numFrames, fps, frameInterval, saveFPS, seed, batchSize, numSample
+        case prompts = "prompt", promptPath, aes, flow, cameraMotion
+        case referencePaths = "reference_path", maskStrategies = "mask_strategy", loop, conditionFrameLength, conditionFrameEdit, align
+        case dtype, rng, quantize, output
+    }
 
     /// Open-Sora v1.2's inference defaults.
     public static var defaults: GenerationConfig { GenerationConfig() }

@@ -78,18 +78,7 @@ extension GenerationConfig {
         let keyLines = KeyLines()
         let top = try YAMLSection(source: source, path: "", node: root, keyLines: keyLines)
         var c = GenerationConfig()
-
-        if let model = try top.section("model") {
-            c.denoiser = try DenoiserConfig.parse(try model.section("denoiser"))
-            c.textEncoder = try TextEncoderConfig.parse(try model.section("text_encoder"), family: c.denoiser.type)
-            c.vae = try VAEConfig.parse(try model.section("vae"))
-            try model.finish()
-        }
-        c.scheduler = try SchedulerConfig.parse(try top.section("scheduler"))
-
-        c.resolution = try top.string("resolution").or(c.resolution)
-        c.aspectRatio = try top.string("aspect_ratio").or(c.aspectRatio)
-        c.imageSize = try top.ints("image_size").or(nil)
+        // Keys read their own way: a frame count or a NUM_FRAMES_MAP name, and the cache section.
         switch try top.string("num_frames") {
         case .absent: break
         case .null: throw top.error("num_frames", "must be set")
@@ -99,52 +88,19 @@ extension GenerationConfig {
             }
             c.numFrames = n
         }
-        c.fps = try top.int("fps").or(c.fps) ?? c.fps
-        c.frameInterval = try top.int("frame_interval").or(c.frameInterval) ?? c.frameInterval
-        // Unset save_fps follows fps (inference.py: fps // frame_interval).
-        c.saveFPS = try top.int("save_fps").or(nil) ?? c.fps / max(c.frameInterval, 1)
-        c.seed = try top.int("seed").or(c.seed) ?? c.seed
+        let cache = try CacheConfig.parse(try top.section("cache"))
+        let saveFPSGiven = top.has("save_fps")
+        let saveFPS = try top.int("save_fps").or(nil)
+        let textLength = try top.section("model")?.section("text_encoder")?.int("model_max_length").or(nil)
+
+        c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: c, readByCaller: ["num_frames"])
+        c.cache = cache
+        // Defaults that follow other keys: the family's text length, save_fps = fps // frame_interval.
+        if textLength == nil { c.textEncoder.modelMaxLength = c.denoiser.type.defaultTextLength }
+        if saveFPS == nil { c.saveFPS = c.fps / max(c.frameInterval, 1) }
         if c.seed == GenerationConfig.randomSeed { c.seed = GenerationConfig.drawSeed() }
-        c.batchSize = try top.int("batch_size").or(c.batchSize) ?? c.batchSize
-        c.numSample = try top.int("num_sample").or(c.numSample) ?? c.numSample
 
-        c.prompts = try top.strings("prompt").or([]) ?? []
-        c.promptPath = try top.string("prompt_path").or(nil)
-        c.aes = try top.double("aes").or(c.aes)
-        c.flow = try top.double("flow").or(c.flow)
-        c.cameraMotion = try top.string("camera_motion").or(c.cameraMotion)
-        c.referencePaths = try top.strings("reference_path").or([]) ?? []
-        c.maskStrategies = try top.strings("mask_strategy").or([]) ?? []
-        c.loop = try top.int("loop").or(c.loop) ?? c.loop
-        c.conditionFrameLength = try top.int("condition_frame_length").or(c.conditionFrameLength) ?? c.conditionFrameLength
-        c.conditionFrameEdit = try top.double("condition_frame_edit").or(c.conditionFrameEdit) ?? c.conditionFrameEdit
-        c.align = try top.int("align").or(c.align)
-
-        if let name = try top.string("dtype").or(nil) {
-            guard let d = ComputeDType(name: name) else { throw top.error("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
-            c.dtype = d
-        }
-        if let name = try top.string("quantize").or(nil) {
-            guard let q = Quantization(rawValue: name.lowercased()) else { throw top.error("quantize", "expected none or int8, got '\(name)'") }
-            c.quantize = q
-        }
-        if let name = try top.string("rng").or(nil) {
-            guard let r = RNGKind(rawValue: name.lowercased()) else { throw top.error("rng", "expected torch or native, got '\(name)'") }
-            c.rng = r
-        }
-        if let out = try top.section("output") {
-            c.output.path = try out.string("path").or(c.output.path) ?? c.output.path
-            if let name = try out.string("format").or(nil) {
-                guard let f = OutputFormat(rawValue: name.lowercased()) else { throw out.error("format", "expected auto, mp4 or png, got '\(name)'") }
-                c.output.format = f
-            }
-            c.output.overwrite = try out.bool("overwrite").or(c.output.overwrite) ?? c.output.overwrite
-            try out.finish()
-        }
-        c.cache = try CacheConfig.parse(try top.section("cache"))
-        try top.finish()
-
-        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: top.has("save_fps"))
+        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: saveFPSGiven)
         try c.validate()
         return c
     }

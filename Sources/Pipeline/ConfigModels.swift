@@ -4,9 +4,12 @@
 
 import VAE
 
-public enum TextEncoderType: String, Sendable, CaseIterable { case t5 }
+public enum TextEncoderType: String, Sendable, CaseIterable, ConfigName {
+    case t5
+    static let kind = "text encoder"
+}
 
-public struct TextEncoderConfig: Equatable, Sendable {
+public struct TextEncoderConfig: Equatable, Sendable, Codable {
     public var type: TextEncoderType = .t5
     /// Local file/folder, or a Hugging Face repo id looked up in the local cache.
     public var path: String = "DeepFloyd/t5-v1_1-xxl"
@@ -28,11 +31,12 @@ public struct TextEncoderConfig: Equatable, Sendable {
     public init() {}
 }
 
-public enum DenoiserType: String, Sendable, CaseIterable {
+public enum DenoiserType: String, Sendable, CaseIterable, ConfigName {
     case stdit3, stdit2, stdit
+    static let kind = "denoiser"
 
     /// Open-Sora's registry names are accepted too ("STDiT3-XL/2", ...).
-    init?(name: String) {
+    init?(configName name: String) {
         switch name.lowercased() {
         case "stdit3", "stdit3-xl/2": self = .stdit3
         case "stdit2", "stdit2-xl/2": self = .stdit2
@@ -52,7 +56,7 @@ public enum DenoiserType: String, Sendable, CaseIterable {
     }
 }
 
-public struct DenoiserConfig: Equatable, Sendable {
+public struct DenoiserConfig: Equatable, Sendable, FamilySection {
     public var type: DenoiserType = .stdit3
     public var path: String = DenoiserType.stdit3.defaultPath
     // XL/2 architecture.
@@ -67,10 +71,10 @@ public struct DenoiserConfig: Equatable, Sendable {
     public var predSigma = true
     /// RMSNorm on q and k (stdit3, stdit2).
     public var qkNorm = true
-    /// stdit2: RoPE before the q/k norm (v1.1's order).
-    public var qkNormLegacy = false
     /// Side of the square the position embedding is scaled to (stdit3, stdit2).
     public var inputSqSize = 512
+    /// stdit2: RoPE before the q/k norm (v1.1's order).
+    public var qkNormLegacy = false
     /// stdit2, stdit: no temporal position embedding.
     public var noTemporalPosEmb = false
     /// stdit (v1.0): position-embedding scales.
@@ -79,17 +83,35 @@ public struct DenoiserConfig: Equatable, Sendable {
 
     public init() {}
 
+    /// The official config of each family.
+    init(family: DenoiserType) {
+        self.init()
+        type = family
+        path = family.defaultPath
+        switch family {
+        case .stdit3: break
+        case .stdit2: qkNormLegacy = true
+        case .stdit: qkNorm = false
+        }
+    }
+
+    static let familyKeys: KeyValuePairs<String, [DenoiserType]> = [
+        "qk_norm": [.stdit3, .stdit2], "qk_norm_legacy": [.stdit2], "input_sq_size": [.stdit3, .stdit2],
+        "no_temporal_pos_emb": [.stdit2, .stdit], "space_scale": [.stdit], "time_scale": [.stdit],
+    ]
+
     /// Output channels: in_channels, doubled when the model predicts sigma.
     public var outChannels: Int { predSigma ? 2 * inChannels : inChannels }
 }
 
-public enum VAEType: String, Sendable, CaseIterable {
+public enum VAEType: String, Sendable, CaseIterable, ConfigName {
     /// OpenSoraVAE_V1_2: SDXL-style 2D VAE then a causal temporal VAE (4x in time).
     case openSoraV12 = "opensora-vae-v1.2"
     /// VideoAutoencoderKL: a Stable Diffusion 2D VAE applied per frame (v1.0, v1.1).
     case sdVAE = "sd-vae"
+    static let kind = "VAE"
 
-    init?(name: String) {
+    init?(configName name: String) {
         switch name.lowercased() {
         case "opensora-vae-v1.2", "opensoravae_v1_2": self = .openSoraV12
         case "sd-vae", "videoautoencoderkl": self = .sdVAE
@@ -99,7 +121,7 @@ public enum VAEType: String, Sendable, CaseIterable {
 }
 
 /// diffusers AutoencoderKL architecture (SDXL / SD VAE).
-public struct SpatialVAEConfig: Equatable, Sendable {
+public struct SpatialVAEConfig: Equatable, Sendable, Codable {
     public var blockOutChannels = [128, 256, 512, 512]
     public var layersPerBlock = 2
     public var normNumGroups = 32
@@ -112,7 +134,7 @@ public struct SpatialVAEConfig: Equatable, Sendable {
 }
 
 /// Open-Sora's VAE_Temporal_SD architecture.
-public struct TemporalVAEConfig: Equatable, Sendable {
+public struct TemporalVAEConfig: Equatable, Sendable, Codable {
     public var filters = 128
     public var channelMultipliers = [1, 2, 2, 4]
     public var numResBlocks = 4
@@ -127,7 +149,7 @@ public struct TemporalVAEConfig: Equatable, Sendable {
     public var downsample: Int { VAE.TemporalVAEConfig(temporalDownsample: temporalDownsample).timeDownsampleFactor }
 }
 
-public struct VAEConfig: Equatable, Sendable {
+public struct VAEConfig: Equatable, Sendable, FamilySection {
     public var type: VAEType = .openSoraV12
     public var path: String = "hpcai-tech/OpenSora-VAE-v1.2"
     /// Frames encoded/decoded per temporal chunk (v1.2); nil: the whole clip at once.
@@ -139,6 +161,18 @@ public struct VAEConfig: Equatable, Sendable {
     public var temporal: TemporalVAEConfig? = TemporalVAEConfig()
 
     public init() {}
+
+    init(family: VAEType) {
+        self.init()
+        type = family
+        if family == .sdVAE {
+            path = "stabilityai/sd-vae-ft-ema"
+            temporal = nil
+            microFrameSize = nil
+        }
+    }
+
+    static let familyKeys: KeyValuePairs<String, [VAEType]> = ["micro_frame_size": [.openSoraV12], "temporal": [.openSoraV12]]
 
     /// Latent frames for `frames` pixel frames, by the VAE module's get_latent_size (for checks
     /// and estimates made before the VAE loads; the run asks the loaded VAE).
@@ -152,32 +186,9 @@ public struct VAEConfig: Equatable, Sendable {
     public var latentChannels: Int { temporal?.latentChannels ?? spatial.latentChannels }
 }
 
-// MARK: - parsing
+// MARK: - checking
 
 extension TextEncoderConfig {
-    static func parse(_ s: YAMLSection?, family: DenoiserType) throws -> TextEncoderConfig {
-        var c = TextEncoderConfig()
-        c.modelMaxLength = family.defaultTextLength
-        guard let s else { return c }
-        if let name = try s.string("type").or(nil) {
-            guard let t = TextEncoderType(rawValue: name.lowercased()) else { throw s.error("type", "unknown text encoder '\(name)' (known: t5)") }
-            c.type = t
-        }
-        c.path = try s.string("path").or(c.path) ?? c.path
-        c.tokenizer = try s.string("tokenizer").or(nil)
-        c.modelMaxLength = try s.int("model_max_length").or(c.modelMaxLength) ?? c.modelMaxLength
-        c.dModel = try s.int("d_model").or(c.dModel) ?? c.dModel
-        c.numLayers = try s.int("num_layers").or(c.numLayers) ?? c.numLayers
-        c.numHeads = try s.int("num_heads").or(c.numHeads) ?? c.numHeads
-        c.dKV = try s.int("d_kv").or(c.dKV) ?? c.dKV
-        c.dFF = try s.int("d_ff").or(c.dFF) ?? c.dFF
-        c.vocabSize = try s.int("vocab_size").or(c.vocabSize) ?? c.vocabSize
-        c.relativeAttentionNumBuckets = try s.int("relative_attention_num_buckets").or(c.relativeAttentionNumBuckets) ?? c.relativeAttentionNumBuckets
-        c.relativeAttentionMaxDistance = try s.int("relative_attention_max_distance").or(c.relativeAttentionMaxDistance) ?? c.relativeAttentionMaxDistance
-        c.layerNormEpsilon = try s.double("layer_norm_epsilon").or(c.layerNormEpsilon) ?? c.layerNormEpsilon
-        try s.finish()
-        return c
-    }
 
     func validate(_ check: ConfigChecker) throws {
         try check.nonEmpty("model.text_encoder.path", path)
@@ -193,43 +204,6 @@ extension TextEncoderConfig {
 }
 
 extension DenoiserConfig {
-    static func parse(_ s: YAMLSection?) throws -> DenoiserConfig {
-        var c = DenoiserConfig()
-        guard let s else { return c }
-        if let name = try s.string("type").or(nil) {
-            guard let t = DenoiserType(name: name) else { throw s.error("type", "unknown denoiser '\(name)' (known: stdit3, stdit2, stdit)") }
-            c.type = t
-            c.path = t.defaultPath
-            switch t {  // the official configs of each family
-            case .stdit3: break
-            case .stdit2: c.qkNorm = true; c.qkNormLegacy = true
-            case .stdit: c.qkNorm = false
-            }
-        }
-        c.path = try s.string("path").or(c.path) ?? c.path
-        c.hiddenSize = try s.int("hidden_size").or(c.hiddenSize) ?? c.hiddenSize
-        c.depth = try s.int("depth").or(c.depth) ?? c.depth
-        c.numHeads = try s.int("num_heads").or(c.numHeads) ?? c.numHeads
-        c.patchSize = try s.ints("patch_size").or(c.patchSize) ?? c.patchSize
-        c.mlpRatio = try s.double("mlp_ratio").or(c.mlpRatio) ?? c.mlpRatio
-        c.inChannels = try s.int("in_channels").or(c.inChannels) ?? c.inChannels
-        c.captionChannels = try s.int("caption_channels").or(c.captionChannels) ?? c.captionChannels
-        c.predSigma = try s.bool("pred_sigma").or(c.predSigma) ?? c.predSigma
-        // Keys that exist only for some families.
-        let only: [(String, [DenoiserType])] = [("qk_norm", [.stdit3, .stdit2]), ("qk_norm_legacy", [.stdit2]), ("input_sq_size", [.stdit3, .stdit2]),
-                                                ("no_temporal_pos_emb", [.stdit2, .stdit]), ("space_scale", [.stdit]), ("time_scale", [.stdit])]
-        for (key, types) in only where s.has(key) && !types.contains(c.type) {
-            throw s.error(key, "applies only to \(types.map(\.rawValue).joined(separator: ", ")), not \(c.type.rawValue)")
-        }
-        c.qkNorm = try s.bool("qk_norm").or(c.qkNorm) ?? c.qkNorm
-        c.qkNormLegacy = try s.bool("qk_norm_legacy").or(c.qkNormLegacy) ?? c.qkNormLegacy
-        c.inputSqSize = try s.int("input_sq_size").or(c.inputSqSize) ?? c.inputSqSize
-        c.noTemporalPosEmb = try s.bool("no_temporal_pos_emb").or(c.noTemporalPosEmb) ?? c.noTemporalPosEmb
-        c.spaceScale = try s.double("space_scale").or(c.spaceScale) ?? c.spaceScale
-        c.timeScale = try s.double("time_scale").or(c.timeScale) ?? c.timeScale
-        try s.finish()
-        return c
-    }
 
     func validate(_ check: ConfigChecker) throws {
         let k = "model.denoiser."
@@ -251,46 +225,6 @@ extension DenoiserConfig {
 }
 
 extension VAEConfig {
-    static func parse(_ s: YAMLSection?) throws -> VAEConfig {
-        var c = VAEConfig()
-        guard let s else { return c }
-        if let name = try s.string("type").or(nil) {
-            guard let t = VAEType(name: name) else { throw s.error("type", "unknown VAE '\(name)' (known: opensora-vae-v1.2, sd-vae)") }
-            c.type = t
-            if t == .sdVAE {
-                c.path = "stabilityai/sd-vae-ft-ema"
-                c.temporal = nil
-                c.microFrameSize = nil
-            }
-        }
-        c.path = try s.string("path").or(c.path) ?? c.path
-        c.microBatchSize = try s.int("micro_batch_size").or(c.microBatchSize) ?? c.microBatchSize
-        if c.type == .sdVAE {
-            for key in ["micro_frame_size", "temporal"] where s.has(key) {
-                throw s.error(key, "applies only to opensora-vae-v1.2, not sd-vae")
-            }
-        }
-        c.microFrameSize = try s.int("micro_frame_size").or(c.microFrameSize)
-        if let sp = try s.section("spatial") {
-            c.spatial.blockOutChannels = try sp.ints("block_out_channels").or(c.spatial.blockOutChannels) ?? c.spatial.blockOutChannels
-            c.spatial.layersPerBlock = try sp.int("layers_per_block").or(c.spatial.layersPerBlock) ?? c.spatial.layersPerBlock
-            c.spatial.normNumGroups = try sp.int("norm_num_groups").or(c.spatial.normNumGroups) ?? c.spatial.normNumGroups
-            c.spatial.latentChannels = try sp.int("latent_channels").or(c.spatial.latentChannels) ?? c.spatial.latentChannels
-            try sp.finish()
-        }
-        if let tp = try s.section("temporal"), var t = c.temporal {
-            t.filters = try tp.int("filters").or(t.filters) ?? t.filters
-            t.channelMultipliers = try tp.ints("channel_multipliers").or(t.channelMultipliers) ?? t.channelMultipliers
-            t.numResBlocks = try tp.int("num_res_blocks").or(t.numResBlocks) ?? t.numResBlocks
-            t.numGroups = try tp.int("num_groups").or(t.numGroups) ?? t.numGroups
-            t.temporalDownsample = try tp.bools("temporal_downsample").or(t.temporalDownsample) ?? t.temporalDownsample
-            t.latentChannels = try tp.int("latent_channels").or(t.latentChannels) ?? t.latentChannels
-            try tp.finish()
-            c.temporal = t
-        }
-        try s.finish()
-        return c
-    }
 
     func validate(_ check: ConfigChecker) throws {
         let k = "model.vae."

@@ -1,11 +1,10 @@
-// Command-line overrides: every flag replaces one config field, then the whole config is checked
-// again (errors about an overridden value name the command line, not the file).
+// Command-line overrides: a layer of keys put over the config (as printed by --print-config) and
+// read back through the same declarations, so each flag is checked as its key is in a file and
+// errors about an overridden value name the command line, not the file.
 
-import TensorCore
+import Yams
 
-/// nil = keep the config's value. For fields that can be unset, `.some(nil)` unsets them
-/// (e.g. `aes = .some(nil)` drops the aesthetic-score suffix).
-public struct ConfigOverrides: Sendable {
+public struct ConfigOverrides: Sendable, Encodable {
     public var prompts: [String]?
     public var promptPath: String?
     public var resolution: String?
@@ -56,138 +55,83 @@ public struct ConfigOverrides: Sendable {
     public var cache: String?
 
     public init() {}
+
+    /// The key each flag sets. `numFrames` (a count or a NUM_FRAMES_MAP name) and `cache` (a
+    /// `--cache` spec) are applied by hand.
+    enum CodingKeys: String, CodingKey {
+        case prompts = "prompt", promptPath, resolution, aspectRatio, imageSize, fps, frameInterval, saveFPS, seed
+        case batchSize, numSample, aes, flow, cameraMotion, referencePaths = "reference_path", maskStrategies = "mask_strategy"
+        case loop, conditionFrameLength, conditionFrameEdit, align, dtype, rng, quantize
+        case scheduler = "scheduler.type", numSamplingSteps = "scheduler.num_sampling_steps", cfgScale = "scheduler.cfg_scale"
+        case useTimestepTransform = "scheduler.use_timestep_transform", cfgChannel = "scheduler.cfg_channel", eta = "scheduler.eta"
+        case textEncoderPath = "model.text_encoder.path", tokenizer = "model.text_encoder.tokenizer"
+        case modelMaxLength = "model.text_encoder.model_max_length", denoiserPath = "model.denoiser.path"
+        case vaePath = "model.vae.path", microFrameSize = "model.vae.micro_frame_size", microBatchSize = "model.vae.micro_batch_size"
+        case outputPath = "output.path", outputFormat = "output.format", overwrite = "output.overwrite"
+    }
 }
 
 extension GenerationConfig {
     /// Applies every set override, then validates the result. On error `self` is unchanged.
     public mutating func apply(overrides o: ConfigOverrides) throws {
-        var c = self
-        var touched = Set<String>()
-        func set<T>(_ key: String, _ value: T?, _ apply: (T) -> Void) {
-            guard let value else { return }
-            apply(value)
-            touched.insert(key)
-        }
         func bad(_ key: String, _ message: String) -> ConfigError { ConfigError(source: "command line", key: key, message) }
-
-        // A prompt source on the command line replaces the config's, whichever kind it is.
         if o.prompts != nil && o.promptPath != nil { throw bad("prompt", "give prompts or a prompt file, not both") }
-        set("prompt", o.prompts) { c.prompts = $0; c.promptPath = nil }
-        set("prompt_path", o.promptPath) { c.promptPath = $0; c.prompts = [] }
-        if let size = o.imageSize {
-            c.imageSize = size
-            touched.insert("image_size")
-        } else if o.resolution != nil || o.aspectRatio != nil {
-            // A preset on the command line wins over an image_size from the file.
-            c.imageSize = nil
-            c.resolution = o.resolution ?? c.resolution ?? GenerationConfig.defaults.resolution
-            c.aspectRatio = o.aspectRatio ?? c.aspectRatio ?? GenerationConfig.defaults.aspectRatio
-            if o.resolution != nil { touched.insert("resolution") }
-            if o.aspectRatio != nil { touched.insert("aspect_ratio") }
-        }
+        var numFrames = self.numFrames
         if let spec = o.numFrames {
             guard let n = Self.frameCount(spec) else {
                 throw bad("num_frames", "expected a frame count or one of \(OpenSoraTables.numFrames.keys.sorted().joined(separator: ", ")), got '\(spec)'")
             }
-            c.numFrames = n
-            touched.insert("num_frames")
+            numFrames = n
         }
-        set("fps", o.fps) { c.fps = $0 }
-        set("frame_interval", o.frameInterval) { c.frameInterval = $0 }
-        if let v = o.saveFPS {
-            c.saveFPS = v
+
+        // The config as printed, with the flags' keys over it.
+        let base = ConfigCoding.tree(self, omitInapplicable: true)
+        let flags = ConfigCoding.tree(o, omitInapplicable: false, skipAbsent: true)
+        // A prompt source on the command line replaces the config's, whichever kind it is.
+        if o.prompts != nil { base.set("prompt_path", .scalar("null", nil)) }
+        if o.promptPath != nil { base.set("prompt", .scalar("null", nil)) }
+        // A preset on the command line wins over an image_size from the file.
+        if o.imageSize == nil && (o.resolution != nil || o.aspectRatio != nil) {
+            base.set("image_size", .scalar("null", nil))
+            let defaults = ConfigCoding.tree(GenerationConfig.defaults, omitInapplicable: true)
+            for key in ["resolution", "aspect_ratio"] where base.value(at: key) == nil {
+                base.set(key, defaults.entries.first { $0.key == key }!.value)
+            }
+        }
+        // A new scheduler family restarts its family's settings from their defaults; steps and cfg stay.
+        if let name = o.scheduler, let family = SchedulerType(configName: name), family != scheduler.type {
+            let section = base.subtree("scheduler")
+            for key in SchedulerConfig.familyKeys.map(\.key) { section.remove(key) }
+        }
+        base.remove("num_frames")  // set by hand below
+        let touched = base.overlay(flags)
+
+        let keyLines = KeyLines()
+        keyLines.commandLine = Set(touched)
+        let root: Node?
+        do { root = try Yams.compose(yaml: base.lines(level: 0).joined(separator: "\n")) } catch { throw bad("", "\(error)") }
+        let top = try YAMLSection(source: provenance.source, path: "", node: root, keyLines: keyLines)
+        var c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: GenerationConfig(), readByCaller: ["num_frames"])
+        c.numFrames = numFrames
+        c.cache = cache
+        c.provenance = provenance
+        if o.saveFPS != nil {
             c.provenance.saveFPSGiven = true
-            touched.insert("save_fps")
         } else if !c.provenance.saveFPSGiven && (o.fps != nil || o.frameInterval != nil) {
             guard c.frameInterval > 0 else { throw bad("frame_interval", "must be 1 ... 100, got \(c.frameInterval)") }
             c.saveFPS = c.fps / c.frameInterval  // follows fps as inference.py's default does
         }
-        set("seed", o.seed) { c.seed = $0 }
-        set("batch_size", o.batchSize) { c.batchSize = $0 }
-        set("num_sample", o.numSample) { c.numSample = $0 }
-        set("aes", o.aes) { c.aes = $0 }
-        set("flow", o.flow) { c.flow = $0 }
-        set("camera_motion", o.cameraMotion) { c.cameraMotion = $0 }
-        set("reference_path", o.referencePaths) { c.referencePaths = $0 }
-        set("mask_strategy", o.maskStrategies) { c.maskStrategies = $0 }
-        set("loop", o.loop) { c.loop = $0 }
-        set("condition_frame_length", o.conditionFrameLength) { c.conditionFrameLength = $0 }
-        set("condition_frame_edit", o.conditionFrameEdit) { c.conditionFrameEdit = $0 }
-        set("align", o.align) { c.align = $0 }
-        if let name = o.dtype {
-            guard let d = ComputeDType(name: name) else { throw bad("dtype", "expected fp32, bf16 or fp16, got '\(name)'") }
-            c.dtype = d
-            touched.insert("dtype")
-        }
-        if let name = o.quantize {
-            guard let q = Quantization(rawValue: name.lowercased()) else { throw bad("quantize", "expected none or int8, got '\(name)'") }
-            c.quantize = q
-            touched.insert("quantize")
-        }
-        if let name = o.rng {
-            guard let r = RNGKind(rawValue: name.lowercased()) else { throw bad("rng", "expected torch or native, got '\(name)'") }
-            c.rng = r
-            touched.insert("rng")
-        }
-
-        if let name = o.scheduler {
-            guard let t = SchedulerType(rawValue: name.lowercased()) else { throw bad("scheduler.type", "unknown scheduler '\(name)' (known: rflow, iddpm, ddim)") }
-            if t != c.scheduler.type {
-                // Family-specific settings restart from that family's defaults; steps and cfg stay.
-                var s = SchedulerConfig(family: t)
-                s.numSamplingSteps = c.scheduler.numSamplingSteps
-                s.numTimesteps = c.scheduler.numTimesteps
-                s.cfgScale = c.scheduler.cfgScale
-                c.scheduler = s
-            }
-            touched.insert("scheduler.type")
-        }
-        set("scheduler.num_sampling_steps", o.numSamplingSteps) { c.scheduler.numSamplingSteps = $0 }
-        set("scheduler.cfg_scale", o.cfgScale) { c.scheduler.cfgScale = $0 }
-        if let v = o.useTimestepTransform {
-            guard c.scheduler.type == .rflow else { throw bad("scheduler.use_timestep_transform", "applies only to rflow, not \(c.scheduler.type.rawValue)") }
-            c.scheduler.useTimestepTransform = v
-            touched.insert("scheduler.use_timestep_transform")
-        }
-        if let v = o.cfgChannel {
-            guard c.scheduler.type != .rflow else { throw bad("scheduler.cfg_channel", "applies only to iddpm, ddim, not rflow") }
-            c.scheduler.cfgChannel = v
-            touched.insert("scheduler.cfg_channel")
-        }
-        if let v = o.eta {
-            guard c.scheduler.type == .ddim else { throw bad("scheduler.eta", "applies only to ddim, not \(c.scheduler.type.rawValue)") }
-            c.scheduler.eta = v
-            touched.insert("scheduler.eta")
-        }
-
-        set("model.text_encoder.path", o.textEncoderPath) { c.textEncoder.path = $0 }
-        set("model.text_encoder.tokenizer", o.tokenizer) { c.textEncoder.tokenizer = $0 }
-        set("model.text_encoder.model_max_length", o.modelMaxLength) { c.textEncoder.modelMaxLength = $0 }
-        set("model.denoiser.path", o.denoiserPath) { c.denoiser.path = $0 }
-        set("model.vae.path", o.vaePath) { c.vae.path = $0 }
-        if let v = o.microFrameSize {
-            guard c.vae.temporal != nil else { throw bad("model.vae.micro_frame_size", "applies only to opensora-vae-v1.2, not sd-vae") }
-            c.vae.microFrameSize = v
-            touched.insert("model.vae.micro_frame_size")
-        }
-        set("model.vae.micro_batch_size", o.microBatchSize) { c.vae.microBatchSize = $0 }
-
-        set("output.path", o.outputPath) { c.output.path = $0 }
-        if let name = o.outputFormat {
-            guard let f = OutputFormat(rawValue: name.lowercased()) else { throw bad("output.format", "expected auto, mp4 or png, got '\(name)'") }
-            c.output.format = f
-            touched.insert("output.format")
-        }
-        set("output.overwrite", o.overwrite) { c.output.overwrite = $0 }
+        var overridden = Set(touched)
+        if o.numFrames != nil { overridden.insert("num_frames") }
         if let spec = o.cache {
             try c.cache.apply(spec: spec)
-            touched.formUnion(["cache.method", "cache.teacache.threshold"])
+            overridden.formUnion(["cache.method", "cache.teacache.threshold"])
         }
 
         if o.saveFPS != nil && c.resolvedOutputFormat == .png {
             throw bad("save_fps", "sets the MP4 frame rate, but the output is PNG frames (format \(c.output.format.rawValue), path '\(c.output.path)'), which have none")
         }
-        c.provenance.overridden.formUnion(touched)
+        c.provenance.overridden.formUnion(overridden)
         try c.validate()
         self = c
     }

@@ -2,16 +2,17 @@
 // family: rflow as Open-Sora v1.2 (30 steps, cfg 7, timestep transform on), iddpm/ddim as
 // v1.0/v1.1 (100 steps, cfg 7).
 
-public enum SchedulerType: String, Sendable, CaseIterable {
+public enum SchedulerType: String, Sendable, CaseIterable, ConfigName {
     /// Rectified flow, Euler steps (v1.2).
     case rflow
     /// Improved DDPM ancestral sampling over respaced timesteps (v1.0, v1.1).
     case iddpm
     /// DDIM over the same respaced IDDPM schedule.
     case ddim
+    static let kind = "scheduler"
 }
 
-public struct SchedulerConfig: Equatable, Sendable {
+public struct SchedulerConfig: Equatable, Sendable, FamilySection {
     public var type: SchedulerType = .rflow
     public var numSamplingSteps = 30
     /// Length of the training schedule the steps are drawn from.
@@ -29,30 +30,9 @@ public struct SchedulerConfig: Equatable, Sendable {
 
     public init() {}
 
-    static func parse(_ s: YAMLSection?) throws -> SchedulerConfig {
-        var c = SchedulerConfig()
-        guard let s else { return c }
-        if let name = try s.string("type").or(nil) {
-            guard let t = SchedulerType(rawValue: name.lowercased()) else {
-                throw s.error("type", "unknown scheduler '\(name)' (known: rflow, iddpm, ddim)")
-            }
-            c = SchedulerConfig(family: t)
-        }
-        let only: [(String, [SchedulerType])] = [("use_timestep_transform", [.rflow]), ("use_discrete_timesteps", [.rflow]),
-                                                 ("cfg_channel", [.iddpm, .ddim]), ("eta", [.ddim])]
-        for (key, types) in only where s.has(key) && !types.contains(c.type) {
-            throw s.error(key, "applies only to \(types.map(\.rawValue).joined(separator: ", ")), not \(c.type.rawValue)")
-        }
-        c.numSamplingSteps = try s.int("num_sampling_steps").or(c.numSamplingSteps) ?? c.numSamplingSteps
-        c.numTimesteps = try s.int("num_timesteps").or(c.numTimesteps) ?? c.numTimesteps
-        c.cfgScale = try s.double("cfg_scale").or(c.cfgScale) ?? c.cfgScale
-        c.useTimestepTransform = try s.bool("use_timestep_transform").or(c.useTimestepTransform) ?? c.useTimestepTransform
-        c.useDiscreteTimesteps = try s.bool("use_discrete_timesteps").or(c.useDiscreteTimesteps) ?? c.useDiscreteTimesteps
-        c.cfgChannel = try s.int("cfg_channel").or(c.cfgChannel)
-        c.eta = try s.double("eta").or(c.eta) ?? c.eta
-        try s.finish()
-        return c
-    }
+    static let familyKeys: KeyValuePairs<String, [SchedulerType]> = [
+        "use_timestep_transform": [.rflow], "use_discrete_timesteps": [.rflow], "cfg_channel": [.iddpm, .ddim], "eta": [.ddim],
+    ]
 
     /// Defaults of the family's official config.
     init(family: SchedulerType) {

@@ -22,6 +22,8 @@ enum Setting<T> {
 /// Line of every key read so far, by qualified key ("scheduler.cfg_scale"), for later messages.
 final class KeyLines {
     var lines: [String: Int] = [:]
+    /// Keys whose values came from command-line flags: their errors name the command line.
+    var commandLine: Set<String> = []
 }
 
 final class YAMLSection {
@@ -60,14 +62,15 @@ final class YAMLSection {
     func lineOf(_ key: String) -> Int? { entries.first { $0.key == key }?.line }
 
     func error(_ key: String, _ message: String) -> ConfigError {
-        ConfigError(source: source, line: lineOf(key) ?? line, key: qualified(key), message)
+        if keyLines.commandLine.contains(qualified(key)) { return ConfigError(source: "command line", key: qualified(key), message) }
+        return ConfigError(source: source, line: lineOf(key) ?? line, key: qualified(key), message)
     }
 
     /// The raw node, marking the key as known.
     func node(_ key: String) -> Node? {
         used.insert(key)
         guard let entry = entries.first(where: { $0.key == key }) else { return nil }
-        if let line = entry.line { keyLines.lines[qualified(key)] = line }
+        if let line = entry.line, !keyLines.commandLine.contains(qualified(key)) { keyLines.lines[qualified(key)] = line }
         return entry.value
     }
 

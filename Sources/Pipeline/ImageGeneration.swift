@@ -11,7 +11,8 @@ import VAE
 import Weights
 import Yams
 
-public enum ImageSamplerKind: String, Sendable, CaseIterable {
+public enum ImageSamplerKind: String, Sendable, CaseIterable, ConfigName {
+    static let kind = ""
     /// p_sample_loop: ancestral IDDPM with the learned variance (sample.py's default).
     case ddpm
     /// ddim_sample_loop with `eta`.
@@ -19,7 +20,7 @@ public enum ImageSamplerKind: String, Sendable, CaseIterable {
 }
 
 /// Settings of one `generate-image` run; each declared once, read from YAML and overridden by flags.
-public struct ImageGenerationConfig: Sendable, Equatable {
+public struct ImageGenerationConfig: Sendable, Equatable, Codable {
     /// DiT checkpoint: a published .pt state dict, a train.py checkpoint (its 'ema' weights), or safetensors.
     public var weights = "DiT-XL-2-256x256.pt"
     /// Not stored in checkpoints; nil = the published model of the checkpoint's width (DiT-XL: 16).
@@ -66,27 +67,7 @@ public struct ImageGenerationConfig: Sendable, Equatable {
             throw ConfigError(source: source, key: nil, "not valid YAML: \(error)")
         }
         let top = try YAMLSection(source: source, path: "", node: root)
-        var c = ImageGenerationConfig()
-        c.weights = try top.string("weights").or(c.weights) ?? c.weights
-        c.numHeads = try top.int("num_heads").or(nil)
-        c.imageSize = try top.int("image_size").or(c.imageSize) ?? c.imageSize
-        c.vae = try top.string("vae").or(c.vae) ?? c.vae
-        c.vaeWeights = try top.string("vae_weights").or(nil)
-        c.vaeNormGroups = try top.int("vae_norm_groups").or(c.vaeNormGroups) ?? c.vaeNormGroups
-        c.classLabels = try top.ints("class_labels").or(c.classLabels) ?? c.classLabels
-        c.cfgScale = try top.double("cfg_scale").or(c.cfgScale) ?? c.cfgScale
-        c.numSamplingSteps = try top.int("num_sampling_steps").or(c.numSamplingSteps) ?? c.numSamplingSteps
-        if let s = try top.string("sampler").or(nil) {
-            guard let k = ImageSamplerKind(rawValue: s.lowercased()) else { throw top.error("sampler", "expected ddpm or ddim, got '\(s)'") }
-            c.sampler = k
-        }
-        c.eta = try top.double("eta").or(c.eta) ?? c.eta
-        c.seed = try top.int("seed").or(c.seed) ?? c.seed
-        if let r = try top.string("rng").or(nil) {
-            guard let k = RNGKind(rawValue: r.lowercased()) else { throw top.error("rng", "expected torch or native, got '\(r)'") }
-            c.rng = k
-        }
-        try top.finish()
+        let c = try ConfigCoding.decode(ImageGenerationConfig.self, from: top, defaults: ImageGenerationConfig())
         try c.validate(source: source)
         return c
     }

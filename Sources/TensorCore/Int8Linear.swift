@@ -18,7 +18,7 @@ public struct QuantizationError: Error, CustomStringConvertible, Equatable, Send
 }
 
 /// How the denoiser's block linears compute (the `quantize` option).
-public enum Quantization: String, Sendable, CaseIterable {
+public enum Quantization: String, Sendable, CaseIterable, Codable {
     /// float32, the exact default.
     case none
     /// W8A8: int8 weights, uint8 activations, int32 accumulation.

@@ -171,7 +171,7 @@ struct GenerateCommand: ParsableCommand {
         if let config { return try GenerationConfig.load(path: config) }
         let defaults = GenerationConfig.defaults
         if let missing = DefaultWeights.missingComponent(defaults) {
-            guard let demo = DefaultWeights.locateRepoFile("configs/demo.yaml") else {
+            guard let demo = RepositoryFile.locate("configs/demo.yaml") else {
                 throw CLIError("no --config given, the Open-Sora v1.2 weights were not found (\(missing)), and configs/demo.yaml is not beside the engine; run `opensora weights download` or pass --config")
             }
             FileHandle.standardError.write(Data("""
@@ -273,17 +273,6 @@ enum DefaultWeights {
             if (try? WeightLocator.resolve(spec, component: component, option: "")) == nil { return component }
         }
         return nil
-    }
-
-    /// A file of the engine's repository: relative to the current folder or the executable.
-    static func locateRepoFile(_ relative: String) -> String? {
-        var candidates = [relative]
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(dir.appendingPathComponent(relative).path)
-            dir = dir.deletingLastPathComponent()
-        }
-        return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 }
 

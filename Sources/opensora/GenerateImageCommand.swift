@@ -107,7 +107,7 @@ struct GenerateImageCommand: ParsableCommand {
         } else {
             let name = model ?? "dit-xl2-256"
             guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }),
-                  let path = DefaultWeights.locateRepoFile("configs/\(name).yaml") else {
+                  let path = RepositoryFile.locate("configs/\(name).yaml") else {
                 throw CLIError("--model \(name): no configs/\(name).yaml beside the engine (known: dit-xl2-256, dit-xl2-512); or pass --config FILE")
             }
             c = try ImageGenerationConfig.load(path: path)

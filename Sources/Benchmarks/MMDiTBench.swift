@@ -11,6 +11,7 @@
 
 import Foundation
 import MMDiT
+import Pipeline
 import TensorCore
 import Weights
 
@@ -26,13 +27,13 @@ enum MMDiTBench {
     static func run(latent spec: String, blocks: Int?, sgemmWindow: Double) throws {
         let dims = spec.split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0) }
         guard dims.count == 3, let t = dims[0], let h = dims[1], let w = dims[2], t > 0, h > 0, w > 0 else {
-            throw CLIError("--latent must be T,H,W with positive integers (latent frames, latent height, latent width), got '\(spec)'")
+            throw BenchmarkError("--latent must be T,H,W with positive integers (latent frames, latent height, latent width), got '\(spec)'")
         }
         for d in [t, h, w] { try InputLimits.require("--latent (each side)", d, in: InputLimits.latentSide) }
         try InputLimits.require("--latent positions", t * h * w, in: 1...InputLimits.latentPositions)
         let full = MMDiTConfig.openSora2
         let p = full.patchSize
-        guard h % p == 0, w % p == 0 else { throw CLIError("--latent height and width must be even (patch \(p)), got \(h)x\(w)") }
+        guard h % p == 0, w % p == 0 else { throw BenchmarkError("--latent height and width must be even (patch \(p)), got \(h)x\(w)") }
         if let blocks {
             try InputLimits.require("--blocks", blocks, in: 1...max(full.depth, full.depthSingleBlocks))
         }
@@ -76,7 +77,7 @@ enum MMDiTBench {
             }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = cpuSeconds() - cpu0
-        guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("mmdit-v2 produced non-finite values") }
+        guard out.array.allSatisfy({ $0.isFinite }) else { throw BenchmarkError("mmdit-v2 produced non-finite values") }
         let sgemmRate = (sgemmBefore + SGEMMBench.rate(m: rows, shapes: linearShapes, seconds: sgemmWindow)) / 2
         let runGFLOPs = config.forwardFLOPs(batch: b, imageTokens: imageTokens, textTokens: textTokens) / seconds / 1e9
 

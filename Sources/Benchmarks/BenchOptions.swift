@@ -3,7 +3,7 @@
 
 import TensorCore
 
-extension BenchCommand {
+extension Benchmark {
     /// The components each component-specific option applies to.
     static var optionComponents: [(flag: String, components: [String])] {
         let denoisers = BenchDenoiser.allCases.map(\.rawValue), pipelines = PipelineBench.allCases.map(\.rawValue)
@@ -21,13 +21,13 @@ extension BenchCommand {
             ("--repeat", ["sgemm", "conv", "attention", "dit-xl2", "int8-gemm"] + denoisers),
             ("--sgemm-window", denoisers + ["mmdit-v2"]),
             ("--blocks", ["mmdit-v2"]),
-            ("--quantize", denoisers),
+            ("--quantize", denoisers + pipelines),
         ]
     }
 
     func checkOptionsApply() throws {
         guard Self.components.contains(component) else {
-            throw CLIError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
+            throw BenchmarkError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
         }
         let given: [String: Bool] = [
             "--shape": shapeOption != nil, "--latent": latentOption != nil, "--batch": batchOption != nil,
@@ -37,14 +37,14 @@ extension BenchCommand {
             "--blocks": blocks != nil,
         ]
         for (flag, components) in Self.optionComponents where given[flag] == true && !components.contains(component) {
-            throw CLIError("\(flag) does not apply to --component \(component) (it applies to \(components.joined(separator: ", ")))")
+            throw BenchmarkError("\(flag) does not apply to --component \(component) (it applies to \(components.joined(separator: ", ")))")
         }
         if let q = quantizeOption {
             for mode in q.split(separator: ",", omittingEmptySubsequences: false) { _ = try Quantization(option: String(mode)) }
         }
-        if let r = repeat_, r < 1 { throw CLIError("--repeat must be at least 1, got \(r)") }
-        if let t = threads, t < 1 { throw CLIError("--threads must be positive, got \(t)") }
-        if let b = batchOption, b < 1 { throw CLIError("--batch must be at least 1, got \(b)") }
-        if let s = stepsOption, s < 1 { throw CLIError("--steps must be at least 1, got \(s)") }
+        if let r = repeat_, r < 1 { throw BenchmarkError("--repeat must be at least 1, got \(r)") }
+        if let t = threads, t < 1 { throw BenchmarkError("--threads must be positive, got \(t)") }
+        if let b = batchOption, b < 1 { throw BenchmarkError("--batch must be at least 1, got \(b)") }
+        if let s = stepsOption, s < 1 { throw BenchmarkError("--steps must be at least 1, got \(s)") }
     }
 }

@@ -1,63 +1,53 @@
-import ArgumentParser
+// `opensora bench`: one component benchmarked with random weights of the real shapes, one JSON
+// object printed per run. The CLI parses the options into a Benchmark and calls run().
+
 import Foundation
+import Pipeline
 import TensorCore
 import T5
 import Weights
 
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Benchmark components with random weights of the real shapes; prints one JSON object per run.")
-
+public struct Benchmark {
     static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
                              "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2",
                              "hunyuan-vae-decode", "dc-ae-decode",
                              "mmdit-v2", "int8-gemm"]
 
-    @Option(help: "Component: \(components.joined(separator: ", ")).")
-    var component: String = "sgemm"
-    @Option(name: .customLong("shape"), help: "sgemm: M,N,K (default 4500,1152,1152); conv: N,C,O,T,H,W,kt; attention: B,Nq,Nk,heads,headDim (default: STDiT3's spatial, temporal and cross attention at 144p and 240p).")
-    var shapeOption: String?
+    // The options as given (nil: not given); `opensora bench --help` says what each does.
+    public var component: String = "sgemm"
+    public var shapeOption: String?
     var shape: String { shapeOption ?? "4500,1152,1152" }
-    @Option(name: .customLong("latent"), help: ArgumentHelp("Latent size TxHxW (latent frames x height/8 x width/8) for stdit*-xl2, pipeline-*, vae-v1.2-* (default 15x18x32); SxS for dit-xl2 (default 32x32); T,H,W for hunyuan-vae-decode (default 33,32,32: 129 frames of 256px) and dc-ae-decode (default 33,8,8); T,H,W latent frames x latent height x width for mmdit-v2 (default 9,32,32: 33 frames of 256px).",
-                               discussion: "Standard runs: stdit3-xl2 and pipeline-v1.2 15x18x32 (144p 2s), stdit2-xl2 and pipeline-v1.1 51x30x53 (240p 2s, 2D VAE: one latent frame per frame), stdit-xl2 16x64x64 (the v1.0 checkpoint's 16x512x512; its position tables are sized to the latent)."))
-    var latentOption: String?
+    public var latentOption: String?
     var latent: String { latentOption ?? Self.defaultLatent[component] ?? "15x18x32" }
     static let defaultLatent = ["dit-xl2": "32x32", "hunyuan-vae-decode": "33,32,32", "dc-ae-decode": "33,8,8",
                                 "mmdit-v2": "9,32,32"]
-    @Option(name: .customLong("batch"), parsing: .unconditional, help: "stdit*-xl2: batch (default 2 = the guidance batch: cond + null caption); dit-xl2: images (the model runs on twice as many rows).")
-    var batchOption: Int?
+    public var batchOption: Int?
     var batch: Int { batchOption ?? 2 }
-    @Option(parsing: .unconditional, help: "stdit*-xl2: real caption tokens per sample (default: all; 300 for stdit3, 200 for stdit2, 120 for stdit).")
-    var captionTokens: Int?
-    @Option(name: .customLong("steps"), parsing: .unconditional, help: "pipeline-*: sampling steps (default 1); stdit3-xl2: steps of a denoise-only sampling run (rectified flow, guidance batch) instead of one forward.")
-    var stepsOption: Int?
+    public var captionTokens: Int?
+    public var stepsOption: Int?
     var steps: Int { stepsOption ?? 1 }
-    @Option(name: .customLong("cache"), help: "pipeline-*, stdit3-xl2 with --steps: step caching, none, teacache[:THRESHOLD] or pab (default none; docs/caching.md).")
-    var cacheOption: String?
+    public var cacheOption: String?
     var cache: String { cacheOption ?? "none" }
-    @Option(help: "stdit3-xl2 with --steps: take the timesteps of this latent's video size (TxHxW) instead of --latent's.")
-    var scheduleLatent: String?
-    @Option(name: .customLong("conv"), help: "vae-v1.2-decode: convolution algorithm (auto, im2col, winograd2, winograd4; default auto).")
-    var convOption: String?
+    public var scheduleLatent: String?
+    public var convOption: String?
     var conv: String { convOption ?? "auto" }
-    @Option(name: .customLong("dtype"), help: "t5-xxl: dtype of the random checkpoint it writes (bf16 or f32; default bf16); dit-xl2: of its random weights (f32, as published, or bf16; default f32).")
-    var dtypeOption: String?
+    public var dtypeOption: String?
     var dtype: String { dtypeOption ?? (component == "dit-xl2" ? "f32" : "bf16") }
-    @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Repeats (best is reported; default 5 for sgemm and conv, 1 for models).")
-    var repeat_: Int?
-    @Option(name: .customLong("sgemm-window"), parsing: .unconditional, help: "stdit*-xl2, mmdit-v2: seconds of plain sgemm on the model's linear shapes measured before and after each forward (the reference rate; default 5).")
-    var sgemmWindowOption: Double?
+    public var repeat_: Int?
+    public var sgemmWindowOption: Double?
     var sgemmWindow: Double { sgemmWindowOption ?? 5 }
-    @Option(parsing: .unconditional, help: "mmdit-v2: run N double + N single blocks of the real width and extrapolate the 19 + 38 (default: all).")
-    var blocks: Int?
-    @Option(name: .customLong("quantize"), help: "stdit*-xl2: the blocks' linears as none (float32, default) or int8; a comma list (none,int8) runs each in turn, one JSON line each (docs/quantization.md).")
-    var quantizeOption: String?
-    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
-    var threads: Int?
+    public var blocks: Int?
+    public var quantizeOption: String?
+    public var threads: Int?
 
-    func run() throws {
-        try runReportingErrors {
+    /// The components, for the command's help.
+    public static var componentNames: [String] { components }
+
+    public init() {}
+
+    /// Checks every option against the component, then runs it (errors name the option at fault).
+    public func run() throws {
+        do {
             try checkOptionsApply()
             if let threads {
                 try InputLimits.require("--threads", threads, in: InputLimits.threads)
@@ -65,15 +55,15 @@ struct BenchCommand: ParsableCommand {
             }
             try InputLimits.require("--sgemm-window", sgemmWindow, in: 0...3600)
             if let pipeline = PipelineBench(rawValue: component) {
-                return try pipeline.run(latentSpec: latent, steps: steps, cache: cache)
+                return try pipeline.run(latentSpec: latent, steps: steps, cache: cache, quantize: quantizeOption)
             }
             if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
-                guard repeat_ == nil else { throw CLIError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
-                guard quantizeOption == nil else { throw CLIError("--quantize applies to one forward; a sampling run (--steps, --cache, --schedule-latent) is float32 only") }
+                guard repeat_ == nil else { throw BenchmarkError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
+                guard quantizeOption == nil else { throw BenchmarkError("--quantize applies to one forward; a sampling run (--steps, --cache, --schedule-latent) is float32 only") }
                 return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
             }
             if let denoiser = BenchDenoiser(rawValue: component) {
-                guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
+                guard sgemmWindow > 0 else { throw BenchmarkError("--sgemm-window must be positive, got \(sgemmWindow)") }
                 let modes = try (quantizeOption ?? "none").split(separator: ",").map { try Quantization(option: String($0)) }
                 for mode in modes {
                     try DenoiserBench.run(denoiser, latent: latent, batch: batch, captionTokens: captionTokens,
@@ -93,16 +83,16 @@ struct BenchCommand: ParsableCommand {
             case "t5-xxl":
                 // Random bf16 T5-v1.1-XXL (names and shapes from the weights manifest), written to a
                 // temporary folder (~9.5 GB) and removed afterwards.
-                guard let mpath = WeightsManifest.locateDefault() else { throw CLIError("weights-manifest.json not found (set OPENSORA_MANIFEST)") }
-                guard let comp = try WeightsManifest(path: mpath).components["t5-v1_1-xxl"] else { throw CLIError("\(mpath) has no t5-v1_1-xxl component") }
+                guard let mpath = WeightsManifest.locateDefault() else { throw BenchmarkError("weights-manifest.json not found (set OPENSORA_MANIFEST)") }
+                guard let comp = try WeightsManifest(path: mpath).components["t5-v1_1-xxl"] else { throw BenchmarkError("\(mpath) has no t5-v1_1-xxl component") }
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opensora-bench").path
                 guard let weightDType = DType(rawValue: dtype.uppercased()), weightDType == .bf16 || weightDType == .f32 else {
-                    throw CLIError("--dtype must be bf16 or f32, got '\(dtype)'")
+                    throw BenchmarkError("--dtype must be bf16 or f32, got '\(dtype)'")
                 }
                 let r = try T5Benchmark.run(tensors: comp.tensors, directory: dir, weightDType: weightDType) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
                 print(r.json)
             case "vae-v1.2-decode":
-                guard let alg = ConvAlgorithm(rawValue: conv) else { throw CLIError("--conv must be one of auto, im2col, winograd2, winograd4, got '\(conv)'") }
+                guard let alg = ConvAlgorithm(rawValue: conv) else { throw BenchmarkError("--conv must be one of auto, im2col, winograd2, winograd4, got '\(conv)'") }
                 Runtime.convolutionAlgorithm = alg
                 print(try VAEBench.decodeV12(latent: latent))
             case "vae-v1.2-numerics":
@@ -117,15 +107,21 @@ struct BenchCommand: ParsableCommand {
                 let shapes = shapeOption.map { [(name: "custom", shape: $0)] } ?? SGEMMBench.stdit3AttentionShapes
                 for (name, shape) in shapes { print(try SGEMMBench.attention(shape: shape, name: name, repeats: repeat_ ?? 5)) }
             case MMDiTBench.component:
-                guard sgemmWindow > 0 else { throw CLIError("--sgemm-window must be positive, got \(sgemmWindow)") }
+                guard sgemmWindow > 0 else { throw BenchmarkError("--sgemm-window must be positive, got \(sgemmWindow)") }
                 try MMDiTBench.run(latent: latent, blocks: blocks, sgemmWindow: sgemmWindow)
             case "hunyuan-vae-decode", "dc-ae-decode":
                 print(try V2VAEBench.decode(V2VAEBench.Model(rawValue: component)!, latent: latent))
             default:
-                throw CLIError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
+                throw BenchmarkError("unknown component '\(component)' (available: \(Self.components.joined(separator: ", ")))")
             }
         }
     }
+}
+
+/// A benchmark option that does not fit, or a file a benchmark needs that is missing: one line.
+struct BenchmarkError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
 
 /// Plain sgemm timings: the `sgemm` component, and the reference rate the denoiser benchmarks

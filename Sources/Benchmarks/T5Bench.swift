@@ -36,8 +36,8 @@ enum T5Benchmark {
     static func run(tensors: [(name: String, shape: [Int])], tokens: Int = 300, directory: String,
                            keep: Bool = false, seed: UInt64 = 1, weightDType: DType = .bf16,
                            progress: (String) -> Void = { _ in }) throws -> Result {
-        guard weightDType == .bf16 || weightDType == .f32 else { throw CLIError("benchmark weights are bf16 or f32, not \(weightDType)") }
-        guard tokens >= 1 else { throw CLIError("benchmark needs at least one token, got \(tokens)") }
+        guard weightDType == .bf16 || weightDType == .f32 else { throw BenchmarkError("benchmark weights are bf16 or f32, not \(weightDType)") }
+        guard tokens >= 1 else { throw BenchmarkError("benchmark needs at least one token, got \(tokens)") }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/t5-bench-\(getpid()).safetensors"
         defer { if !keep { try? FileManager.default.removeItem(atPath: path) } }

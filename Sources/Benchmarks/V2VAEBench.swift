@@ -3,6 +3,7 @@
 // in memory), with the inference tiling of configs/vae/inference (spatial and temporal tiles).
 
 import Foundation
+import Pipeline
 import TensorCore
 import VAE
 import Weights
@@ -14,7 +15,7 @@ enum V2VAEBench {
     static func decode(_ model: Model, latent: String) throws -> String {
         let dims = latent.split(whereSeparator: { $0 == "," || $0 == "x" }).compactMap { Int($0) }
         guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else {
-            throw CLIError("--latent must be T,H,W with positive integers (latent frames, height and width), got '\(latent)'")
+            throw BenchmarkError("--latent must be T,H,W with positive integers (latent frames, height and width), got '\(latent)'")
         }
         for d in dims { try InputLimits.require("--latent", d, in: InputLimits.latentSide) }
         try InputLimits.require("--latent positions", dims.reduce(1, *), in: 1...InputLimits.latentPositions)
@@ -39,7 +40,7 @@ enum V2VAEBench {
         switch vae {
         case let h as HunyuanVAE: video = try h.decode(z)
         case let d as VideoDCAE: video = try d.decode(z)
-        default: throw CLIError("no benchmark for \(type(of: vae))")
+        default: throw BenchmarkError("no benchmark for \(type(of: vae))")
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu = cpuSeconds() - cpu0
         let gflop = ConvCounters.shared.flops / 1e9

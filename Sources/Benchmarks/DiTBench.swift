@@ -4,6 +4,7 @@
 // float32 like the published checkpoints or bf16.
 
 import Foundation
+import Pipeline
 import STDiT
 import TensorCore
 import Weights
@@ -14,7 +15,7 @@ enum DiTBench {
         let dims = spec.lowercased().split(separator: "x").map { Int($0) }
         let hw = dims.count == 3 && dims[0] == 1 ? Array(dims.dropFirst()) : dims
         guard hw.count == 2, let h = hw[0], let w = hw[1], h > 0, h == w, h % 2 == 0 else {
-            throw CLIError("--latent for dit-xl2 must be SxS (square, even; 32x32 for 256x256 images, 64x64 for 512x512), got '\(spec)'")
+            throw BenchmarkError("--latent for dit-xl2 must be SxS (square, even; 32x32 for 256x256 images, 64x64 for 512x512), got '\(spec)'")
         }
         try InputLimits.require("--latent", h, in: InputLimits.latentSide)
         return h
@@ -35,7 +36,7 @@ enum DiTBench {
     static func run(latent spec: String, batch: Int, dtype: String, repeats: Int) throws {
         let side = try latentSide(spec)
         try InputLimits.require("--batch", batch, in: 1...64)
-        guard dtype == "f32" || dtype == "bf16" else { throw CLIError("--dtype for dit-xl2 must be f32 or bf16, got '\(dtype)'") }
+        guard dtype == "f32" || dtype == "bf16" else { throw BenchmarkError("--dtype for dit-xl2 must be f32 or bf16, got '\(dtype)'") }
         var config = DiTConfig.xl2_256
         config.inputSize = side
         HeapTuning.retainFreedMemory()
@@ -69,7 +70,7 @@ enum DiTBench {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
             bestCPU = min(bestCPU, cpuSeconds() - c0)
         }
-        guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("dit-xl2 produced non-finite values") }
+        guard out.array.allSatisfy({ $0.isFinite }) else { throw BenchmarkError("dit-xl2 produced non-finite values") }
         let f = flops(config, batch: 2 * batch)
         print(#"{"component":"dit-xl2","latent":[\#(side),\#(side)],"batch":\#(batch),"model_batch":\#(2 * batch),"weights":"\#(dtype)","seconds":\#(best),"cpu_seconds":\#(bestCPU),"gflops":\#(f / best / 1e9),"tflop":\#(f / 1e12),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
     }

@@ -3,6 +3,7 @@
 // (configs/manifests/*.json), held in memory.
 
 import Foundation
+import Pipeline
 import STDiT
 import TensorCore
 import Weights
@@ -94,12 +95,12 @@ enum DenoiserBench {
     static func run(_ denoiser: BenchDenoiser, latent spec: String, batch: Int, captionTokens: Int?, repeats: Int,
                     sgemmWindow: Double = 5, quantization: Quantization = .none) throws {
         let dims = try parseLatentSize(spec)
-        guard batch >= 1 else { throw CLIError("--batch must be at least 1, got \(batch)") }
+        guard batch >= 1 else { throw BenchmarkError("--batch must be at least 1, got \(batch)") }
         try InputLimits.require("--batch", batch, in: 1...64)
         let config = denoiser.config
         let tokens = captionTokens ?? config.modelMaxLength
         guard (1...config.modelMaxLength).contains(tokens) else {
-            throw CLIError("--caption-tokens must be in 1...\(config.modelMaxLength) for \(denoiser.rawValue), got \(tokens)")
+            throw BenchmarkError("--caption-tokens must be in 1...\(config.modelMaxLength) for \(denoiser.rawValue), got \(tokens)")
         }
         HeapTuning.retainFreedMemory()      // as `opensora generate` runs: per-block buffers reused, not re-faulted
         let store = try RandomBF16Store(shapes: try denoiser.shapes(latent: dims), seed: 42)
@@ -137,7 +138,7 @@ enum DenoiserBench {
             bestCPU = min(bestCPU, cpu)
             before = after
         }
-        guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("\(denoiser.rawValue) produced non-finite values") }
+        guard out.array.allSatisfy({ $0.isFinite }) else { throw BenchmarkError("\(denoiser.rawValue) produced non-finite values") }
         let flops = denoiser.flops(batch: batch, latent: dims, captionTokens: tokens)
         let gflops = flops / best / 1e9
         let int8Fields = quantization == .int8

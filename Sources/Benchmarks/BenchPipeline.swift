@@ -43,18 +43,18 @@ enum PipelineBench: String, CaseIterable {
         }
     }
 
-    func run(latentSpec: String, steps: Int, cache: String) throws {
+    func run(latentSpec: String, steps: Int, cache: String, quantize: String?) throws {
         let dims = try parseLatentSize(latentSpec)
-        guard steps >= 1 else { throw CLIError("--steps must be at least 1, got \(steps)") }
+        guard steps >= 1 else { throw BenchmarkError("--steps must be at least 1, got \(steps)") }
         guard frames(latentFrames: dims[0]) > 0 else {
-            throw CLIError("--latent for \(rawValue) needs at least 5 latent frames (17 video frames per 5), got '\(latentSpec)'")
+            throw BenchmarkError("--latent for \(rawValue) needs at least 5 latent frames (17 video frames per 5), got '\(latentSpec)'")
         }
-        guard let tokenizer = DefaultWeights.locateRepoFile("Tests/Fixtures/golden/tokenizer.model") else {
-            throw CLIError("Tests/Fixtures/golden/tokenizer.model not found (run from the repository root)")
+        guard let tokenizer = RepositoryFile.locate("Tests/Fixtures/golden/tokenizer.model") else {
+            throw BenchmarkError("Tests/Fixtures/golden/tokenizer.model not found (run from the repository root)")
         }
         var config = GenerationConfig.defaults
         if let file = configFile {
-            guard let path = DefaultWeights.locateRepoFile(file) else { throw CLIError("\(file) not found (run from the repository root)") }
+            guard let path = RepositoryFile.locate(file) else { throw BenchmarkError("\(file) not found (run from the repository root)") }
             config = try GenerationConfig.load(path: path)
         }
         // The whole config is checked before the weights (10+ GB) are written.
@@ -69,6 +69,10 @@ enum PipelineBench: String, CaseIterable {
         o.numFrames = String(frames(latentFrames: dims[0]))
         o.numSamplingSteps = steps
         o.cache = cache
+        if let quantize {
+            guard !quantize.contains(",") else { throw BenchmarkError("--quantize for \(rawValue) takes one mode (none or int8), got '\(quantize)'") }
+            o.quantize = quantize
+        }
         o.outputPath = "\(dir)/out.mp4"
         try config.apply(overrides: o)
 
@@ -88,6 +92,6 @@ enum PipelineBench: String, CaseIterable {
         let stages = generator.reports.map { #"{"stage":"\#($0.name)","seconds":\#($0.seconds),"peak_rss_bytes":\#($0.peakRSSBytes)}"# }
         let peak = generator.reports.map(\.peakRSSBytes).max() ?? 0
         let cacheJSON = cacheStatisticsJSON(generator.cacheStatistics, method: config.cache.method.rawValue)
-        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","seconds":\#(total),"peak_rss_bytes":\#(peak),"cache":\#(cacheJSON),"stages":[\#(stages.joined(separator: ","))],\#(runtimeJSONFields)}"#)
+        print(#"{"component":"\#(rawValue)","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"frames":\#(config.numFrames),"steps":\#(steps),"weights":"bf16","quantize":"\#(config.quantize.rawValue)","seconds":\#(total),"peak_rss_bytes":\#(peak),"cache":\#(cacheJSON),"stages":[\#(stages.joined(separator: ","))],\#(runtimeJSONFields)}"#)
     }
 }

@@ -4,6 +4,7 @@
 // report with --quantize int8.
 
 import Foundation
+import Pipeline
 import TensorCore
 import Weights
 

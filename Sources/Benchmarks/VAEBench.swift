@@ -2,6 +2,7 @@
 // from random weights of the real shapes (in memory, no checkpoint needed).
 
 import Foundation
+import Pipeline
 import TensorCore
 import VAE
 import Weights

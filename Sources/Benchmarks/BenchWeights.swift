@@ -2,6 +2,7 @@
 // configs/manifests/*.json, held in memory (RandomBF16Store) or written to a safetensors file.
 
 import Foundation
+import Pipeline
 import TensorCore
 import Weights
 
@@ -12,12 +13,12 @@ enum BenchManifest {
         if let m = WeightsManifest.locateDefault() {
             candidates.append((m as NSString).deletingLastPathComponent + "/configs/manifests/" + file)
         }
-        if let p = DefaultWeights.locateRepoFile("configs/manifests/" + file) { candidates.append(p) }
+        if let p = RepositoryFile.locate("configs/manifests/" + file) { candidates.append(p) }
         guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }),
               let data = FileManager.default.contents(atPath: path),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let list = obj["tensors"] as? [[String: Any]] else {
-            throw CLIError("cannot read the tensor list configs/manifests/\(file) (run from the repository root)")
+            throw BenchmarkError("cannot read the tensor list configs/manifests/\(file) (run from the repository root)")
         }
         return list.compactMap { e in (e["name"] as? String).flatMap { n in (e["shape"] as? [Int]).map { (n, $0) } } }
     }
@@ -46,11 +47,11 @@ enum BenchManifest {
 func parseLatentSize(_ spec: String) throws -> [Int] {
     let dims = spec.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
     guard dims.count == 3, let t = dims[0], let h = dims[1], let w = dims[2], t > 0, h > 0, w > 0 else {
-        throw CLIError("--latent must be TxHxW with positive integers (latent frames x height/8 x width/8), got '\(spec)'")
+        throw BenchmarkError("--latent must be TxHxW with positive integers (latent frames x height/8 x width/8), got '\(spec)'")
     }
     for v in [t, h, w] { try InputLimits.require("--latent (each side)", v, in: InputLimits.latentSide) }
     guard t * h * w <= InputLimits.latentPositions else {
-        throw CLIError("--latent \(spec) has \(t * h * w) latent positions; the limit is \(InputLimits.latentPositions)")
+        throw BenchmarkError("--latent \(spec) has \(t * h * w) latent positions; the limit is \(InputLimits.latentPositions)")
     }
     return [t, h, w]
 }

@@ -16,18 +16,18 @@ enum SamplingBench {
     static func run(latent spec: String, scheduleLatent: String?, steps: Int, cache spec2: String, captionTokens: Int?) throws {
         let dims = try parseLatentSize(spec)
         let scheduleDims = try scheduleLatent.map(parseLatentSize) ?? dims
-        guard steps >= 1 else { throw CLIError("--steps must be at least 1, got \(steps)") }
+        guard steps >= 1 else { throw BenchmarkError("--steps must be at least 1, got \(steps)") }
         var cacheConfig = CacheConfig()
         try cacheConfig.apply(spec: spec2)
         let denoiser = BenchDenoiser.stdit3
         let config = denoiser.config
         let tokens = captionTokens ?? config.modelMaxLength
         guard (1...config.modelMaxLength).contains(tokens) else {
-            throw CLIError("--caption-tokens must be in 1...\(config.modelMaxLength), got \(tokens)")
+            throw BenchmarkError("--caption-tokens must be in 1...\(config.modelMaxLength), got \(tokens)")
         }
         // The video the schedule is for: 17 frames per 5 latent frames, 8 pixels per latent pixel.
         let video = VideoSize(height: 8 * scheduleDims[1], width: 8 * scheduleDims[2], frames: scheduleDims[0] / 5 * 17)
-        guard video.frames >= 17 else { throw CLIError("--schedule-latent needs at least 5 latent frames, got '\(scheduleLatent ?? spec)'") }
+        guard video.frames >= 17 else { throw BenchmarkError("--schedule-latent needs at least 5 latent frames, got '\(scheduleLatent ?? spec)'") }
 
         HeapTuning.retainFreedMemory()
         let store = try RandomBF16Store(shapes: try denoiser.shapes(latent: dims), seed: 42)
@@ -59,8 +59,14 @@ enum SamplingBench {
         let timesteps = try sampler.timesteps(sizes: [video], batch: 1).map { $0[0] }
         let out = try sampler.start(SamplingInputs(latent: z, sizes: [video]), model: forward, noise: NativeNoise(seed: 3)).finish()
         let paired = cache == nil ? "" : #""exact_seconds":\#(exactSeconds),"exact_cpu_seconds":\#(exactCPU),"speedup":\#(exactSeconds / cachedSeconds),"cpu_speedup":\#(exactCPU / cachedCPU),"#
-        guard out.array.allSatisfy({ $0.isFinite }) else { throw CLIError("stdit3-xl2 sampling produced non-finite values") }
+        guard out.array.allSatisfy({ $0.isFinite }) else { throw BenchmarkError("stdit3-xl2 sampling produced non-finite values") }
         let schedule = timesteps.map { String(Int(bf16ToFloat(floatToBF16($0)))) }.joined(separator: ",")
         print(#"{"component":"stdit3-xl2","mode":"sampling","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"schedule_latent":[\#(scheduleDims[0]),\#(scheduleDims[1]),\#(scheduleDims[2])],"schedule_video":[\#(video.frames),\#(video.height),\#(video.width)],"timesteps":[\#(schedule)],"steps":\#(steps),"batch":2,"caption_tokens":\#(tokens),"weights":"bf16","seconds":\#(cachedSeconds),"seconds_per_step":\#(cachedSeconds / Double(steps)),"cpu_seconds":\#(cachedCPU),\#(paired)"cache":\#(cacheStatisticsJSON(cache?.statistics, method: spec2)),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
     }
+}
+
+/// The bench JSON's "cache" object.
+func cacheStatisticsJSON(_ s: StepCacheStatistics?, method: String) -> String {
+    let s = s ?? StepCacheStatistics()
+    return #"{"method":"\#(method)","full_forwards":\#(s.fullForwards),"skipped_forwards":\#(s.skippedForwards),"computed_attention":\#(s.computedAttention),"reused_attention":\#(s.reusedAttention),"computed_cross_attention":\#(s.computedCrossAttention),"reused_cross_attention":\#(s.reusedCrossAttention),"reused_mlp":\#(s.reusedMLP),"peak_bytes":\#(s.peakBytes)}"#
 }
