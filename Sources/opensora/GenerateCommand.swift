@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
         config field and uses Open-Sora's own option name. Without --config the engine uses the \
         Open-Sora v1.2 defaults when the real weights are found (a path in the config, ./weights/, \
         or the Hugging Face cache), and otherwise the embedded demo model of configs/demo.yaml (64x64, \
-        16 frames, simple shapes and motions; docs/demo.md), saying so.
+        17 frames, simple shapes and motions; docs/demo.md), saying so.
 
         Examples:
           opensora generate --prompt "a yellow square moving up on a purple background"
@@ -174,15 +174,15 @@ struct GenerateCommand: ParsableCommand {
             guard let demo = RepositoryFile.locate("configs/demo.yaml") else {
                 throw CLIError("no --config given, the Open-Sora v1.2 weights were not found (\(missing)), and configs/demo.yaml is not beside the engine; run `opensora weights download` or pass --config")
             }
+            var c = try GenerationConfig.load(path: demo)
+            c.prompts = []
             FileHandle.standardError.write(Data("""
             note: Open-Sora v1.2 weights not found (\(missing)); using the embedded demo model of \(demo): \
-            64x64, 16 frames, one shape (circle, square, triangle) in red, green, blue, yellow or white \
+            \(c.width)x\(c.height), \(c.numFrames) frames, one shape (circle, square, triangle) in red, green, blue, yellow or white \
             moving left/right/up/down, bouncing, growing or still on a black, gray, blue, green or purple \
             background (docs/demo.md). Get the real weights with `opensora weights download` (docs/weights.md).
 
             """.utf8))
-            var c = try GenerationConfig.load(path: demo)
-            c.prompts = []
             return c
         }
         return defaults

@@ -20,7 +20,7 @@ opensora generate --config configs/demo.yaml --prompt "a yellow square moving ri
   --reference-path out/cond/i2v.mp4 --mask-strategy "0,0,-2,0,2" --align none --output out/cond/extend.mp4 --overwrite
 # 4. edit a clip: example 1 re-noised half-way under another prompt
 opensora generate --config configs/demo.yaml --prompt "a yellow square moving right on a blue background" \
-  --reference-path out/cond/i2v.mp4 --mask-strategy "0,0,0,0,4,0.5" --output out/cond/edit.mp4 --overwrite
+  --reference-path out/cond/i2v.mp4 --mask-strategy "0,0,0,0,5,0.5" --output out/cond/edit.mp4 --overwrite
 # 5. a 3-loop long video, one prompt per loop, starting from an image
 opensora generate --config configs/demo.yaml --num-frames 34 --loop 3 --image docs/examples/red-circle-blue.png \
   --prompt "|0|a red circle moving down on a blue background|1|a red circle moving right on a blue background|2|a red circle moving up on a blue background" \
@@ -28,7 +28,7 @@ opensora generate --config configs/demo.yaml --num-frames 34 --loop 3 --image do
 
 for name in i2v connect extend edit; do
   ffmpeg -nostdin -loglevel error -y -i "out/cond/$name.mp4" \
-    -vf "select='not(mod(n\,4))',scale=96:96:flags=neighbor,pad=100:96:0:0:white,tile=4x1" -frames:v 1 "$IMG/cond-$name.png"
+    -vf "select='not(mod(n\,4))',scale=96:96:flags=neighbor,pad=100:96:0:0:white,tile=5x1" -frames:v 1 "$IMG/cond-$name.png"
 done
 ffmpeg -nostdin -loglevel error -y -i out/cond/loop.mp4 \
   -vf "select='not(mod(n\,8))',scale=64:64:flags=neighbor,pad=68:64:0:0:white,tile=9x1" -frames:v 1 "$IMG/cond-loop.png"
