@@ -17,6 +17,20 @@ let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 let mmditWeights = goldenFolder + "/v2_mmdit/mmdit.weights.safetensors"
 let tinyPositional = MMDiTConfig.Positional(axesDim: [4, 10, 10], theta: 10000)
 
+/// The model's output on the tiny batch-2 input at 1 thread and at 2 threads, after asserting that
+/// two calls at 2 threads give the same bytes.
+func outputsAtOneAndTwoThreads(_ model: MMDiT, file: StaticString = #filePath, line: UInt = #line) throws -> (one: Tensor, two: Tensor) {
+    let input = try tinyInput(batch: 2)
+    let before = Runtime.threads
+    defer { Runtime.setThreads(before) }
+    Runtime.setThreads(1)
+    let one = try model(input)
+    Runtime.setThreads(2)
+    let two = try model(input), again = try model(input)
+    XCTAssertTrue(two.array == again.array, "two calls at 2 threads differ by \(two.maxAbsDifference(again))", file: file, line: line)
+    return (one, two)
+}
+
 final class MMDiTModelTests: XCTestCase {
     func testConfigIsReadOffTheCheckpoint() throws {
         let c = try MMDiTConfig.inferred(from: try SafetensorsFile(path: mmditWeights), positional: tinyPositional)
@@ -119,14 +133,7 @@ final class MMDiTModelTests: XCTestCase {
     /// partition changes the last bits (docs/configuration.md), so those agree to 1e-5.
     func testRepeatedCallsGiveTheSameBytes() throws {
         let model = try MMDiT(weights: try SafetensorsFile(path: mmditWeights), positional: tinyPositional)
-        let input = try tinyInput(batch: 2)
-        let before = Runtime.threads
-        defer { Runtime.setThreads(before) }
-        Runtime.setThreads(1)
-        let one = try model(input)
-        Runtime.setThreads(2)
-        let two = try model(input), again = try model(input)
-        XCTAssertTrue(two.array == again.array, "two calls at 2 threads differ by \(two.maxAbsDifference(again))")
+        let (one, two) = try outputsAtOneAndTwoThreads(model)
         XCTAssertLessThan(one.maxAbsDifference(two), 1e-5)
     }
 
