@@ -77,14 +77,21 @@ enum V2SampleCheck {
             }
         }
         checks.append(OutputCheck(name: "steps replayed (\(current) of \(sampler.steps))", mismatches: abs(current - textScales.count), total: textScales.count))
-        checks.append(OutputCheck(name: "final_packed\(tag)", got: pack(final, patch: p), expected: try c.tensor("final_packed"), tolerance: tolerance))
+        return checks + (try finalChecks(c, s, sampler: sampler, final: final, forwards: forwards, tolerance: tolerance, tag: tag))
+    }
+
+    /// The final latents (packed and with the condition written back) and the forward count, as
+    /// both the replay and the full run end.
+    static func finalChecks(_ c: GoldenCase, _ s: Setup, sampler: V2Sampler, final: Tensor, forwards: Int,
+                            tolerance: Float, tag: String) throws -> [OutputCheck] {
+        let p = s.geometry.patchSize
         var written = final
         s.condition.writeBack(into: &written)
-        checks.append(OutputCheck(name: "final\(tag)", got: written, expected: try c.tensor("final"), tolerance: tolerance))
         let expected = sampler.forwardCount(geometry: s.geometry, condition: s.condition.type, unconditioned: s.condition.isEmpty)
-        checks.append(OutputCheck(name: "forwards made \(forwards) of the reference's \(expected.reference)\(tag)",
-                                  mismatches: abs(forwards - expected.made), total: expected.made))
-        return checks
+        return [OutputCheck(name: "final_packed\(tag)", got: pack(final, patch: p), expected: try c.tensor("final_packed"), tolerance: tolerance),
+                OutputCheck(name: "final\(tag)", got: written, expected: try c.tensor("final"), tolerance: tolerance),
+                OutputCheck(name: "forwards made \(forwards) of the reference's \(expected.reference)\(tag)",
+                            mismatches: abs(forwards - expected.made), total: expected.made)]
     }
 
     /// One full run: the MMDiT computes each step's branches from the engine's own text embeddings.
@@ -127,14 +134,7 @@ enum V2SampleCheck {
         }
         let final = try sampler.denoise(noise: s.noise, geometry: s.geometry, condition: s.condition, model: denoiser) { _ in }
         checks.append(OutputCheck(name: "steps run (\(step) of \(sampler.steps))", mismatches: abs(step - sampler.steps), total: sampler.steps))
-        checks.append(OutputCheck(name: "final_packed\(tag)", got: pack(final, patch: p), expected: try c.tensor("final_packed"), tolerance: tolerance))
-        var written = final
-        s.condition.writeBack(into: &written)
-        checks.append(OutputCheck(name: "final\(tag)", got: written, expected: try c.tensor("final"), tolerance: tolerance))
-        let expected = sampler.forwardCount(geometry: s.geometry, condition: s.condition.type, unconditioned: s.condition.isEmpty)
-        checks.append(OutputCheck(name: "forwards made \(forwards) of the reference's \(expected.reference)\(tag)",
-                                  mismatches: abs(forwards - expected.made), total: expected.made))
-        return checks
+        return checks + (try finalChecks(c, s, sampler: sampler, final: final, forwards: forwards, tolerance: tolerance, tag: tag))
     }
 
     /// T5 and CLIP on [texts, "" x B, "" x B] against the recorded model.txt and model.y_vec.
