@@ -8,16 +8,17 @@
 //   x += gate2 * MLP((1 + scale2) * LN(x) + shift2)                MLP: Linear, GELU(tanh), Linear
 
 import TensorCore
+import Weights
 
 /// nn.Sequential(Linear, GELU(tanh), Linear) as `mlp.0`, `mlp.2`.
 struct FeedForward {
-    let fc1: Dense, fc2: Dense
+    let fc1: Linear, fc2: Linear
     /// Rows per pass, so the [rows, mlp_hidden] activation stays small (12288 wide in the real model).
     static let rowsPerChunk = 1024
 
-    init(_ p: Parameters, hidden: Int, mlpHidden: Int) throws {
-        fc1 = try Dense(p.scope("0"), in: hidden, out: mlpHidden)
-        fc2 = try Dense(p.scope("2"), in: mlpHidden, out: hidden)
+    init(_ p: ParameterScope, hidden: Int, mlpHidden: Int) throws {
+        fc1 = try Linear(p.scope("0"), in: hidden, out: mlpHidden)
+        fc2 = try Linear(p.scope("2"), in: mlpHidden, out: hidden)
     }
 
     /// x: [B, S, C] -> [B, S, C]
@@ -46,7 +47,7 @@ struct DoubleBlockStream {
     let attn: StreamAttention
     let mlp: FeedForward
 
-    init(_ p: Parameters, prefix: String, _ c: MMDiTConfig) throws {
+    init(_ p: ParameterScope, prefix: String, _ c: MMDiTConfig) throws {
         mod = try Modulation(p.scope(prefix + "_mod.lin"), hidden: c.hiddenSize, chunks: 6)
         attn = try StreamAttention(p.scope(prefix + "_attn"), c)
         mlp = try FeedForward(p.scope(prefix + "_mlp"), hidden: c.hiddenSize, mlpHidden: c.mlpHidden)
@@ -65,7 +66,7 @@ struct DoubleStreamBlock {
     let img: DoubleBlockStream, txt: DoubleBlockStream
     let heads: Int
 
-    init(_ p: Parameters, _ c: MMDiTConfig) throws {
+    init(_ p: ParameterScope, _ c: MMDiTConfig) throws {
         img = try DoubleBlockStream(p, prefix: "img", c)
         txt = try DoubleBlockStream(p, prefix: "txt", c)
         heads = c.numHeads

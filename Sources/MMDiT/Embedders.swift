@@ -3,14 +3,15 @@
 // vec = time_in(timestep_embedding(t)) + vector_in(CLIP pooled).
 
 import TensorCore
+import Weights
 
 /// MLPEmbedder: in_layer -> SiLU -> out_layer.
 struct MLPEmbedder {
-    let inLayer: Dense, outLayer: Dense
+    let inLayer: Linear, outLayer: Linear
 
-    init(_ p: Parameters, in inF: Int, hidden: Int) throws {
-        inLayer = try Dense(p.scope("in_layer"), in: inF, out: hidden)
-        outLayer = try Dense(p.scope("out_layer"), in: hidden, out: hidden)
+    init(_ p: ParameterScope, in inF: Int, hidden: Int) throws {
+        inLayer = try Linear(p.scope("in_layer"), in: inF, out: hidden)
+        outLayer = try Linear(p.scope("out_layer"), in: hidden, out: hidden)
     }
 
     /// x: [B, in] -> [B, hidden]
@@ -23,13 +24,13 @@ struct MLPEmbedder {
 
 /// The input projections of the two streams and the vector.
 struct InputEmbedders {
-    let imgIn: Dense, condIn: Dense?, txtIn: Dense
+    let imgIn: Linear, condIn: Linear?, txtIn: Linear
     let timeIn: MLPEmbedder, vectorIn: MLPEmbedder
 
-    init(_ p: Parameters, _ c: MMDiTConfig) throws {
-        imgIn = try Dense(p.scope("img_in"), in: c.inChannels, out: c.hiddenSize)
-        condIn = c.condEmbed ? try Dense(p.scope("cond_in"), in: c.condChannels, out: c.hiddenSize) : nil
-        txtIn = try Dense(p.scope("txt_in"), in: c.contextInDim, out: c.hiddenSize)
+    init(_ p: ParameterScope, _ c: MMDiTConfig) throws {
+        imgIn = try Linear(p.scope("img_in"), in: c.inChannels, out: c.hiddenSize)
+        condIn = c.condEmbed ? try Linear(p.scope("cond_in"), in: c.condChannels, out: c.hiddenSize) : nil
+        txtIn = try Linear(p.scope("txt_in"), in: c.contextInDim, out: c.hiddenSize)
         timeIn = try MLPEmbedder(p.scope("time_in"), in: 256, hidden: c.hiddenSize)
         vectorIn = try MLPEmbedder(p.scope("vector_in"), in: c.vecInDim, hidden: c.hiddenSize)
     }

@@ -5,12 +5,13 @@
 
 import Foundation
 import TensorCore
+import Weights
 
 /// QKNorm: RMSNorm over each head's D channels of q and of k.
 struct QKNorm {
     let query: WeightTensor, key: WeightTensor
 
-    init(_ p: Parameters, headDim: Int) throws {
+    init(_ p: ParameterScope, headDim: Int) throws {
         query = try p("query_norm.scale", [headDim])
         key = try p("key_norm.scale", [headDim])
     }
@@ -27,17 +28,17 @@ struct QKNorm {
 
 /// A double block's per-stream q/k/v projections, qk-norm and output projection.
 struct StreamAttention {
-    let q: Dense, k: Dense, v: Dense
+    let q: Linear, k: Linear, v: Linear
     let norm: QKNorm
-    let proj: Dense
+    let proj: Linear
 
-    init(_ p: Parameters, _ c: MMDiTConfig) throws {
+    init(_ p: ParameterScope, _ c: MMDiTConfig) throws {
         let h = c.hiddenSize
-        q = try Dense(p.scope("q_proj"), in: h, out: h, bias: c.qkvBias)
-        k = try Dense(p.scope("k_proj"), in: h, out: h, bias: c.qkvBias)
-        v = try Dense(p.scope("v_proj"), in: h, out: h, bias: c.qkvBias)
+        q = try Linear(p.scope("q_proj"), in: h, out: h, bias: c.qkvBias)
+        k = try Linear(p.scope("k_proj"), in: h, out: h, bias: c.qkvBias)
+        v = try Linear(p.scope("v_proj"), in: h, out: h, bias: c.qkvBias)
         norm = try QKNorm(p.scope("norm"), headDim: c.headDim)
-        proj = try Dense(p.scope("proj"), in: h, out: h)
+        proj = try Linear(p.scope("proj"), in: h, out: h)
     }
 
     /// x: [B, S, C] (modulated) -> normalised q, k and v, each [B, S, C]

@@ -1,60 +1,19 @@
-// The small pieces every MMDiT part is made of: parameters read by checkpoint name, a Linear
-// (float, or int8 under `--quantize int8`: docs/quantization.md), adaLN modulation (shift, scale, gate chunks of Linear(SiLU(vec))) and its two uses.
+// The small pieces every MMDiT part is made of besides the shared ParameterScope and Linear
+// (Weights/ParameterScope.swift; int8 under `--quantize int8`: docs/quantization.md): adaLN modulation (shift, scale, gate chunks of Linear(SiLU(vec))) and its two uses.
 
 import TensorCore
 import Weights
 
-/// A store seen under a name prefix ("double_blocks.3.").
-struct Parameters {
-    let store: WeightStore
-    let prefix: String
-    /// How the Linears built under this scope compute (`.int8` only for the blocks' projections and MLPs).
-    let quantization: Quantization
-
-    init(_ store: WeightStore, prefix: String = "", quantization: Quantization = .none) {
-        self.store = store; self.prefix = prefix; self.quantization = quantization
-    }
-
-    func callAsFunction(_ name: String, _ shape: [Int]) throws -> WeightTensor { try store.weight(prefix + name, shape: shape) }
-
-    func scope(_ name: String) -> Parameters { Parameters(store, prefix: prefix + name + ".", quantization: quantization) }
-
-    /// The same scope with its Linears computed as `q`.
-    func quantized(_ q: Quantization) -> Parameters { Parameters(store, prefix: prefix, quantization: q) }
-}
-
-/// PyTorch nn.Linear: weight [out, in], bias [out]. Float32 (from float or bf16 weights), or the
-/// int8 path when its scope asks for it or the checkpoint stores the weight as I8.
-struct Dense {
-    let weight: WeightTensor
-    let bias: WeightTensor?
-    /// The int8 form; nil = float32.
-    let int8: Int8Weight?
-
-    init(_ p: Parameters, in inF: Int, out outF: Int, bias hasBias: Bool = true) throws {
-        (weight, int8) = try p.store.linearWeight(p.prefix + "weight", out: outF, in: inF, quantization: p.quantization)
-        bias = hasBias ? try p("bias", [outF]) : nil
-    }
-
-    /// x: [..., in] -> [..., out]
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        if let int8 { return linear(x, int8: int8, bias: bias) }
-        return linear(x, weight: weight, bias: bias)
-    }
-
-    var tensors: [WeightTensor] { [weight] + (bias.map { [$0] } ?? []) }
-}
-
 /// Modulation.lin(SiLU(vec)) chunked: double blocks (shift1, scale1, gate1, shift2, scale2,
 /// gate2), single blocks (shift, scale, gate), the final layer (shift, scale).
 struct Modulation {
-    let lin: Dense
+    let lin: Linear
     let chunks: Int
 
-    init(_ p: Parameters, hidden: Int, chunks: Int) throws {
+    init(_ p: ParameterScope, hidden: Int, chunks: Int) throws {
         // Float even under --quantize int8: it runs on B rows (no speed to gain), and its scale
         // and gate multiply every token of the block.
-        lin = try Dense(p.quantized(.none), in: hidden, out: chunks * hidden)
+        lin = try Linear(p.quantized(.none), in: hidden, out: chunks * hidden)
         self.chunks = chunks
     }
 

@@ -63,7 +63,7 @@ public struct MMDiT: Sendable {
             _ = try MMDiTConfig.inferred(from: weights, positional: c.positional)
         }
         self.config = c
-        let p = Parameters(weights)
+        let p = ParameterScope(weights)
         embedders = try InputEmbedders(p, c)
         let blocks = p.quantized(quantization)
         doubleBlocks = try (0..<c.depth).map { try DoubleStreamBlock(blocks.scope("double_blocks.\($0)"), c) }

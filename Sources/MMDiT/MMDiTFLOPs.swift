@@ -36,7 +36,7 @@ extension MMDiTConfig {
 }
 
 extension MMDiTConfig {
-    /// Parameters of a checkpoint of this size (11.89 B for the released model).
+    /// ParameterScope of a checkpoint of this size (11.89 B for the released model).
     public var parameterCount: Int { parameterShapes().reduce(0) { $0 + $1.1.reduce(1, *) } }
 
     /// Peak float32 activation bytes of one forward, an estimate: a single-stream block holds

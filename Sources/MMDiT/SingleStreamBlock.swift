@@ -6,21 +6,22 @@
 //   x += gate * linear2(cat(attn, GELU_tanh(mlp_in)))
 
 import TensorCore
+import Weights
 
 struct SingleStreamBlock {
     let mod: Modulation
-    let q: Dense, k: Dense, vMLP: Dense, linear2: Dense
+    let q: Linear, k: Linear, vMLP: Linear, linear2: Linear
     let norm: QKNorm
     let heads: Int, hidden: Int, mlpHidden: Int
 
-    init(_ p: Parameters, _ c: MMDiTConfig) throws {
+    init(_ p: ParameterScope, _ c: MMDiTConfig) throws {
         let h = c.hiddenSize
         (heads, hidden, mlpHidden) = (c.numHeads, h, c.mlpHidden)
         mod = try Modulation(p.scope("modulation.lin"), hidden: h, chunks: 3)
-        q = try Dense(p.scope("q_proj"), in: h, out: h)
-        k = try Dense(p.scope("k_proj"), in: h, out: h)
-        vMLP = try Dense(p.scope("v_mlp"), in: h, out: h + c.mlpHidden)
-        linear2 = try Dense(p.scope("linear2"), in: h + c.mlpHidden, out: h)
+        q = try Linear(p.scope("q_proj"), in: h, out: h)
+        k = try Linear(p.scope("k_proj"), in: h, out: h)
+        vMLP = try Linear(p.scope("v_mlp"), in: h, out: h + c.mlpHidden)
+        linear2 = try Linear(p.scope("linear2"), in: h + c.mlpHidden, out: h)
         norm = try QKNorm(p.scope("norm"), headDim: c.headDim)
     }
 
@@ -48,11 +49,11 @@ struct SingleStreamBlock {
 
 /// LastLayer: shift, scale = adaLN_modulation(vec) (shift FIRST); Linear((1 + scale) * LN(x) + shift).
 struct FinalLayer {
-    let modulation: Dense, linear: Dense
+    let modulation: Linear, linear: Linear
 
-    init(_ p: Parameters, _ c: MMDiTConfig) throws {
-        modulation = try Dense(p.scope("adaLN_modulation.1"), in: c.hiddenSize, out: 2 * c.hiddenSize)
-        linear = try Dense(p.scope("linear"), in: c.hiddenSize, out: c.inChannels)
+    init(_ p: ParameterScope, _ c: MMDiTConfig) throws {
+        modulation = try Linear(p.scope("adaLN_modulation.1"), in: c.hiddenSize, out: 2 * c.hiddenSize)
+        linear = try Linear(p.scope("linear"), in: c.hiddenSize, out: c.inChannels)
     }
 
     /// x: [B, N, C], vec: [B, C] -> [B, N, in_channels]

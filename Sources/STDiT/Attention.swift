@@ -4,6 +4,7 @@
 
 import Foundation
 import TensorCore
+import Weights
 
 /// Where qk RMSNorm sits relative to RoPE. v1.2 normalises first; v1.1 (`qk_norm_legacy`)
 /// rotates first.

@@ -2,6 +2,7 @@
 // x: [B, T, S, C] stored as rows (see TokenGrid).
 
 import TensorCore
+import Weights
 
 /// What every block of one forward call shares.
 struct BlockContext {

@@ -4,6 +4,7 @@
 
 import Foundation
 import TensorCore
+import Weights
 
 /// TimestepEmbedder / SizeEmbedder: 256 sinusoid features -> Linear -> SiLU -> Linear.
 struct TimestepEmbedder {

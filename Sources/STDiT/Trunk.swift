@@ -2,6 +2,7 @@
 // the final layer, unpatchify, and the checks of the inputs they share.
 
 import TensorCore
+import Weights
 
 /// Token grid of one call, its patch counts and the flattened frame mask.
 struct Geometry {
