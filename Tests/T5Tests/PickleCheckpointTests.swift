@@ -135,6 +135,15 @@ final class PickleCheckpointTests: XCTestCase {
         }
     }
 
+    func testBroadcastViewIsRefused() throws {
+        // Stride 0 repeats one stored element; a tiny file would otherwise expand without bound.
+        let path = try write(zipEntries: [("archive/data.pkl", tensorPickle(size: [1_000_000_000], stride: [0], numel: 1)),
+                                          ("archive/data/0", floats([1]))])
+        XCTAssertThrowsError(try PickleCheckpoint(path: path)) { e in
+            XCTAssertTrue("\(e)".contains("more elements than its storage of 1"), "\(e)")
+        }
+    }
+
     func testMissingStorageAndCompressedEntries() throws {
         let noStorage = try write(zipEntries: [("archive/data.pkl", tensorPickle(size: [2], stride: [1]))])
         XCTAssertThrowsError(try PickleCheckpoint(path: noStorage)) { e in

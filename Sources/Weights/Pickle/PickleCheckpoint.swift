@@ -158,6 +158,16 @@ public final class PickleCheckpoint: WeightStore, @unchecked Sendable {
         guard last < s.count else {
             throw bad("size \(t.shape), stride \(t.strides), offset \(t.offset) reach element \(last) of a storage of \(s.count)")
         }
+        // A weight never holds more elements than its storage; overlapping (broadcast, stride 0)
+        // views would let a small file expand without bound when copied.
+        var elements = 1
+        for n in t.shape {
+            let (m, overflow) = elements.multipliedReportingOverflow(by: n)
+            guard !overflow, m <= s.count else {
+                throw bad("size \(t.shape) has more elements than its storage of \(s.count); overlapping (broadcast) views are not supported")
+            }
+            elements = m
+        }
     }
 
     static func isContiguous(_ shape: [Int], _ strides: [Int]) -> Bool {
