@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "MMDiT", dependencies: ["TensorCore", "Weights"], swiftSettings: hot),
         .target(name: "Samplers", dependencies: ["TensorCore"], swiftSettings: hot),
         .target(name: "VideoIO", dependencies: ["TensorCore", "CFFmpeg", "CPNG", "CJPEGShim"], swiftSettings: hot),
-        .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams"],
+        .target(name: "Pipeline", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "Samplers", "VideoIO", "Yams", "MMDiT", "CLIP"],
                 swiftSettings: hot),
         .target(name: "GoldenCheck", dependencies: ["TensorCore", "Weights", "T5", "CLIP", "STDiT", "VAE", "Samplers", "Pipeline", "VideoIO", "MMDiT"],
                 swiftSettings: hot),

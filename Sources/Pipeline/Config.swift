@@ -58,8 +58,10 @@ public struct OutputConfig: Equatable, Sendable, Codable {
     public init() {}
 }
 
-public struct GenerationConfig: Equatable, Sendable, Codable {
+public struct GenerationConfig: Equatable, Sendable, Codable, FamilyKeyed {
     public var textEncoder = TextEncoderConfig()
+    /// Open-Sora 2.0 only: CLIP's pooled text, the MMDiT's vec input.
+    public var clip = CLIPConfig()
     public var denoiser = DenoiserConfig()
     public var vae = VAEConfig()
     public var scheduler = SchedulerConfig()
@@ -107,6 +109,14 @@ public struct GenerationConfig: Equatable, Sendable, Codable {
     /// The denoiser blocks' linears: `none` (float32, exact) or `int8` (docs/quantization.md).
     public var quantize = Quantization.none
 
+    /// Open-Sora 2.0: what conditions the video (t2v, i2v_head, i2v_tail, i2v_loop, v2v_head,
+    /// v2v_tail, v2v_head_easy, v2v_tail_easy), and the image or video it comes from: one path for
+    /// every prompt or one per prompt (i2v_loop: "first.png;last.png").
+    public var condType = "t2v"
+    public var ref: [String] = []
+    /// Open-Sora 2.0: appended to the prompt as " {motion_score} motion score." (nil: not appended).
+    public var motionScore: Int? = 4
+
     /// Where values came from, for error messages (equal in every config).
     var provenance = Provenance()
 
@@ -115,11 +125,27 @@ public struct GenerationConfig: Equatable, Sendable, Codable {
     /// The keys, in the order `--print-config` writes them: the property's name in snake_case
     /// unless given; `cache` (read and printed by CacheConfig) and `provenance` are not keys here.
     enum CodingKeys: String, CodingKey {
-        case textEncoder = "model.text_encoder", denoiser = "model.denoiser", vae = "model.vae", scheduler
+        case textEncoder = "model.text_encoder", clip = "model.clip", denoiser = "model.denoiser", vae = "model.vae", scheduler
         case resolution, aspectRatio, imageSize, numFrames, fps, frameInterval, saveFPS, seed, batchSize, numSample
         case prompts = "prompt", promptPath, aes, flow, cameraMotion
         case referencePaths = "reference_path", maskStrategies = "mask_strategy", loop, conditionFrameLength, conditionFrameEdit, align
+        case condType, ref, motionScore
         case dtype, rng, quantize, output
+    }
+
+    /// Keys of one generation only: Open-Sora 1.x's prompt scores, references, loops and fps
+    /// conditioning; Open-Sora 2.0's condition type, reference, motion score and CLIP. The other
+    /// generation's keys are refused (`ConfigLoad`, `apply(overrides:)`) and not printed.
+    static let openSora1Keys: Set<String> = ["fps", "frame_interval", "aes", "flow", "camera_motion", "reference_path", "mask_strategy",
+                                             "loop", "condition_frame_length", "condition_frame_edit", "align"]
+    static let openSora2Keys: Set<String> = ["model.clip", "cond_type", "ref", "motion_score"]
+    var inapplicableKeys: Set<String> { denoiser.type.isOpenSora2 ? Self.openSora1Keys : Self.openSora2Keys }
+
+    /// The error for a key given (file or flag) that the chosen denoiser's generation does not have.
+    func inapplicableKeyError(_ key: String) -> String {
+        denoiser.type.isOpenSora2
+            ? "applies only to Open-Sora 1.x (model.denoiser.type stdit3, stdit2, stdit), not \(denoiser.type.rawValue)"
+            : "applies only to Open-Sora 2.0 (model.denoiser.type mmdit), not \(denoiser.type.rawValue)"
     }
 
     /// Open-Sora v1.2's inference defaults.
@@ -198,9 +224,13 @@ public struct GenerationConfig: Equatable, Sendable, Codable {
         return nil
     }
 
-    /// Open-Sora's get_image_size, or the explicit size.
+    /// Open-Sora's get_image_size (1.x's table, or 2.0's computed sizes), or the explicit size.
     func resolvedSize() -> [Int]? {
         if let imageSize { return imageSize.count == 2 ? imageSize : nil }
+        if denoiser.type.isOpenSora2 {
+            guard let resolution, let aspectRatio else { return nil }
+            return OpenSora2Sizes.imageSize(resolution: resolution, aspectRatio: aspectRatio, compression: vae.type == .dcAE ? 32 : 16)
+        }
         guard let resolution, let aspectRatio,
               let key = OpenSoraTables.aspectRatioKeys.first(where: { $0.key == aspectRatio })?.value,
               let table = OpenSoraTables.sizes.first(where: { $0.key == resolution })?.value else { return nil }

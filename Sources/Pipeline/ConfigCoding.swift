@@ -27,8 +27,13 @@ extension ConfigName {
     }
 }
 
+/// A section some of whose keys apply only to some model families: those are not printed.
+protocol FamilyKeyed {
+    var inapplicableKeys: Set<String> { get }
+}
+
 /// A section whose defaults and keys depend on its `type` (the scheduler, denoiser and VAE families).
-protocol FamilySection: Codable {
+protocol FamilySection: Codable, FamilyKeyed {
     associatedtype Family: ConfigName
     var type: Family { get }
     /// The defaults of that family's official config.
@@ -100,7 +105,7 @@ enum ConfigCoding {
         let encoder = SectionEncoder()
         encoder.omitInapplicable = omitInapplicable
         encoder.skipAbsent = skipAbsent
-        if omitInapplicable { encoder.omit = (value as? any FamilySection)?.inapplicableKeys ?? [] }
+        if omitInapplicable { encoder.omit = (value as? any FamilyKeyed)?.inapplicableKeys ?? [] }
         try? (value as? Encodable)?.encode(to: encoder)
         return encoder.tree
     }

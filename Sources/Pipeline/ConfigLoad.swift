@@ -1,6 +1,7 @@
 // Reading a GenerationConfig from YAML and checking every value.
 
 import Foundation
+import Samplers
 import TensorCore
 import Yams
 
@@ -94,6 +95,12 @@ extension GenerationConfig {
         let textLength = try top.section("model")?.section("text_encoder")?.int("model_max_length").or(nil)
 
         c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: c, readByCaller: ["num_frames"])
+        for key in c.inapplicableKeys.sorted() {
+            let parts = key.split(separator: ".").map(String.init)
+            let holder = try parts.dropLast().reduce(Optional(top)) { section, name in try section?.section(name) }
+            if let holder, holder.has(parts.last!) { throw holder.error(parts.last!, c.inapplicableKeyError(key)) }
+        }
+        if c.denoiser.type.isOpenSora2, top.has("cache") { throw top.error("cache", c.inapplicableKeyError("cache")) }
         c.cache = cache
         // Defaults that follow other keys: the family's text length, save_fps = fps // frame_interval.
         if textLength == nil { c.textEncoder.modelMaxLength = c.denoiser.type.defaultTextLength }
@@ -112,6 +119,24 @@ extension GenerationConfig {
         try denoiser.validate(check)
         try vae.validate(check)
         try scheduler.validate(check, inChannels: denoiser.inChannels)
+        if denoiser.type.isOpenSora2 {
+            try validateOpenSora2(check)
+        } else {
+            try validateOpenSora1(check)
+        }
+
+        try check.range("num_frames", numFrames, 1...4096)
+        if scheduler.type == .rflow && scheduler.useTimestepTransform && (2...16).contains(numFrames) {
+            throw check.error("num_frames", "\(numFrames) frames break the rflow timestep transform (it uses num_frames // 17 * 5 = 0, a 0/0 in the reference); use 1 or at least 17 frames, or set scheduler.use_timestep_transform: false")
+        }
+        try validateCommon(check)
+    }
+
+    /// Open-Sora 1.x: the models' channels agree, and the size comes from the v1.2 tables.
+    func validateOpenSora1(_ check: ConfigChecker) throws {
+        for (key, v2) in [("scheduler.type", scheduler.type == .v2), ("model.vae.type", vae.type.isOpenSora2)] where v2 {
+            throw check.error(key, "is Open-Sora 2.0's; model.denoiser.type \(denoiser.type.rawValue) is Open-Sora 1.x (use mmdit, or configs/opensora-v2.0-256px.yaml)")
+        }
         guard vae.latentChannels == denoiser.inChannels else {
             throw check.error("model.denoiser.in_channels", "is \(denoiser.inChannels) but the VAE makes \(vae.latentChannels)-channel latents")
         }
@@ -139,11 +164,59 @@ extension GenerationConfig {
         guard latentSize[1] >= 1, latentSize[2] >= 1 else {
             throw check.error("image_size", "\(height) x \(width) is smaller than one latent pixel (\(vae.spatial.downsample) pixels)")
         }
+    }
 
-        try check.range("num_frames", numFrames, 1...4096)
-        if scheduler.type == .rflow && scheduler.useTimestepTransform && (2...16).contains(numFrames) {
-            throw check.error("num_frames", "\(numFrames) frames break the rflow timestep transform (it uses num_frames // 17 * 5 = 0, a 0/0 in the reference); use 1 or at least 17 frames, or set scheduler.use_timestep_transform: false")
+    /// Open-Sora 2.0: its own sampler and autoencoders, 2.0's size names, frame counts the VAE
+    /// decodes exactly, a known condition type with its reference.
+    func validateOpenSora2(_ check: ConfigChecker) throws {
+        guard scheduler.type == .v2 else {
+            throw check.error("scheduler.type", "is \(scheduler.type.rawValue), but the mmdit denoiser samples with Open-Sora 2.0's sampler: use v2")
         }
+        guard vae.type.isOpenSora2 else {
+            throw check.error("model.vae.type", "is \(vae.type.rawValue), but the mmdit denoiser works on Open-Sora 2.0's latents: use hunyuan_vae or dc_ae")
+        }
+        if cache.method != .none { throw check.error("cache.method", inapplicableKeyError("cache")) }
+        try clip.validate(check)
+        if let imageSize {
+            guard imageSize.count == 2 else { throw check.error("image_size", "expected [H, W], got \(imageSize)") }
+            for v in imageSize { try check.range("image_size", v, 16...8192) }
+        } else {
+            let given = { (v: String?) in v.map { "'" + $0 + "'" } ?? "null" }
+            guard let resolution, OpenSora2Sizes.pixels(resolution) != nil else {
+                throw check.error("resolution", "expected an Open-Sora 2.0 size name such as 256px or 768px, got \(given(resolution))")
+            }
+            guard resolvedSize() != nil else {
+                throw check.error("aspect_ratio", "expected a width:height ratio of Open-Sora 2.0 (\(OpenSora2Sizes.aspectRatioNames.joined(separator: ", "))) available at \(resolution), got \(given(aspectRatio))")
+            }
+        }
+        // HunyuanVideo's causal VAE decodes 4(T-1)+1 frames; the DC-AE decodes 4T (the reference
+        // computes T = (frames - 1) // 4 + 1 for both, so other counts lose or pad frames).
+        if vae.type == .dcAE {
+            guard numFrames == 1 || numFrames % 4 == 0 else {
+                let k = numFrames / 4
+                throw check.error("num_frames", "\(numFrames): the DC-AE decodes 4 frames per latent frame, so Open-Sora 2.0's high-compression model takes 1 or a multiple of 4 frames (e.g. \(max(4, 4 * k)), \(4 * k + 4); 128 in its config)")
+            }
+        } else {
+            guard (numFrames - 1) % 4 == 0 else {
+                let k = (numFrames - 1) / 4
+                throw check.error("num_frames", "\(numFrames): Open-Sora 2.0's causal VAE needs 4k+1 frames (1, 5, 9, ..., 33, ..., 129), e.g. \(4 * k + 1) or \(4 * k + 5)")
+            }
+        }
+        let type: V2ConditionType
+        do { type = try V2ConditionType(option: condType) } catch { throw check.error("cond_type", "\(error)") }
+        if type == .t2v {
+            if !ref.isEmpty { throw check.error("ref", "cond_type t2v uses no reference; set cond_type (i2v_head, i2v_tail, i2v_loop, v2v_head, ...) or drop ref") }
+        } else if ref.isEmpty {
+            throw check.error("ref", "cond_type \(condType) needs a reference (--ref IMAGE or VIDEO)")
+        }
+        if !prompts.isEmpty && ref.count > 1 && ref.count != prompts.count {
+            throw check.error("ref", "has \(ref.count) entries for \(prompts.count) prompts (one for every prompt, or one per prompt)")
+        }
+        if let empty = ref.firstIndex(where: { $0.isEmpty }) { throw check.error("ref", "entry \(empty + 1) is empty") }
+        if let motionScore { try check.range("motion_score", motionScore, 0...100) }
+    }
+
+    func validateCommon(_ check: ConfigChecker) throws {
         try check.range("fps", fps, 1...1000)
         try check.range("frame_interval", frameInterval, 1...100)
         try check.range("save_fps", saveFPS, 1...1000)

@@ -31,27 +31,49 @@ public struct TextEncoderConfig: Equatable, Sendable, Codable {
     public init() {}
 }
 
+/// Open-Sora 2.0's second text encoder (the reference's `clip = dict(...)`): CLIP-L's text tower,
+/// pooled, as the MMDiT's vec input.
+public struct CLIPConfig: Equatable, Sendable, Codable {
+    /// Local file/folder, or a Hugging Face repo id looked up in the local cache.
+    public var path = "./ckpts/openai/clip-vit-large-patch14"
+    /// vocab.json + merges.txt (a folder or either file) or bpe_simple_vocab_16e6.txt.gz; nil: beside the weights.
+    public var vocabulary: String?
+    /// Tokens per prompt (77 in the released model).
+    public var maxLength = 77
+    /// Attention heads (no tensor shows them); nil: hidden size / 64 (CLIP-L: 12).
+    public var numHeads: Int?
+
+    public init() {}
+}
+
 public enum DenoiserType: String, Sendable, CaseIterable, ConfigName {
     case stdit3, stdit2, stdit
+    /// Open-Sora 2.0's Flux-type MMDiT (the reference's `type="flux"`): its own sampler (scheduler
+    /// `v2`), T5 + CLIP text, the HunyuanVideo VAE or the Video DC-AE (docs/opensora-v2.md).
+    case mmdit
     static let kind = "denoiser"
 
-    /// Open-Sora's registry names are accepted too ("STDiT3-XL/2", ...).
+    /// Open-Sora's registry names are accepted too ("STDiT3-XL/2", "flux", ...).
     init?(configName name: String) {
         switch name.lowercased() {
         case "stdit3", "stdit3-xl/2": self = .stdit3
         case "stdit2", "stdit2-xl/2": self = .stdit2
         case "stdit", "stdit-xl/2": self = .stdit
+        case "mmdit", "flux": self = .mmdit
         default: return nil
         }
     }
 
+    /// Open-Sora 2.0 (the MMDiT and everything around it) rather than 1.x.
+    public var isOpenSora2: Bool { self == .mmdit }
     /// model_max_length of the text encoder in that family's official config.
-    var defaultTextLength: Int { switch self { case .stdit3: 300; case .stdit2: 200; case .stdit: 120 } }
+    var defaultTextLength: Int { switch self { case .stdit3: 300; case .stdit2: 200; case .stdit: 120; case .mmdit: 512 } }
     var defaultPath: String {
         switch self {
         case .stdit3: "hpcai-tech/OpenSora-STDiT-v3"
         case .stdit2: "hpcai-tech/OpenSora-STDiT-v2-stage3"
         case .stdit: "hpcai-tech/Open-Sora"
+        case .mmdit: "./ckpts/Open_Sora_v2.safetensors"
         }
     }
 }
@@ -92,13 +114,19 @@ public struct DenoiserConfig: Equatable, Sendable, FamilySection {
         case .stdit3: break
         case .stdit2: qkNormLegacy = true
         case .stdit: qkNorm = false
+        case .mmdit: break
         }
     }
 
+    /// The MMDiT reads its whole architecture off the checkpoint (MMDiTConfig.inferred): none of
+    /// STDiT's architecture keys applies to it.
     static let familyKeys: KeyValuePairs<String, [DenoiserType]> = [
         "qk_norm": [.stdit3, .stdit2], "qk_norm_legacy": [.stdit2], "input_sq_size": [.stdit3, .stdit2],
         "no_temporal_pos_emb": [.stdit2, .stdit], "space_scale": [.stdit], "time_scale": [.stdit],
+        "hidden_size": stdit, "depth": stdit, "num_heads": stdit, "patch_size": stdit, "mlp_ratio": stdit,
+        "in_channels": stdit, "caption_channels": stdit, "pred_sigma": stdit,
     ]
+    private static let stdit: [DenoiserType] = [.stdit3, .stdit2, .stdit]
 
     /// Output channels: in_channels, doubled when the model predicts sigma.
     public var outChannels: Int { predSigma ? 2 * inChannels : inChannels }
@@ -109,15 +137,24 @@ public enum VAEType: String, Sendable, CaseIterable, ConfigName {
     case openSoraV12 = "opensora-vae-v1.2"
     /// VideoAutoencoderKL: a Stable Diffusion 2D VAE applied per frame (v1.0, v1.1).
     case sdVAE = "sd-vae"
+    /// Open-Sora 2.0's default autoencoder: HunyuanVideo's causal 3D VAE (4x time, 8x space, 16 channels).
+    case hunyuanVAE = "hunyuan_vae"
+    /// Open-Sora 2.0's high-compression Video DC-AE (dc-ae-f32t4c128: 4x time, 32x space, 128 channels).
+    case dcAE = "dc_ae"
     static let kind = "VAE"
 
     init?(configName name: String) {
         switch name.lowercased() {
         case "opensora-vae-v1.2", "opensoravae_v1_2": self = .openSoraV12
         case "sd-vae", "videoautoencoderkl": self = .sdVAE
+        case "hunyuan_vae", "hunyuan-vae": self = .hunyuanVAE
+        case "dc_ae", "dc-ae": self = .dcAE
         default: return nil
         }
     }
+
+    /// One of Open-Sora 2.0's autoencoders.
+    public var isOpenSora2: Bool { self == .hunyuanVAE || self == .dcAE }
 }
 
 /// diffusers AutoencoderKL architecture (SDXL / SD VAE).
@@ -159,20 +196,37 @@ public struct VAEConfig: Equatable, Sendable, FamilySection {
     public var spatial = SpatialVAEConfig()
     /// nil for the 2D-only sd-vae.
     public var temporal: TemporalVAEConfig? = TemporalVAEConfig()
+    /// hunyuan_vae, dc_ae: tile the frames in space / in time (the reference's use_spatial_tiling,
+    /// use_temporal_tiling; tile sizes are the models' defaults: 256 px and 64 / 32 frames).
+    public var useSpatialTiling = true
+    public var useTemporalTiling = false
+    /// hunyuan_vae: GroupNorm groups (32 in the released model; not visible in its tensors).
+    public var normNumGroups = 32
 
     public init() {}
 
     init(family: VAEType) {
         self.init()
         type = family
-        if family == .sdVAE {
+        switch family {
+        case .openSoraV12: break
+        case .sdVAE:
             path = "stabilityai/sd-vae-ft-ema"
             temporal = nil
             microFrameSize = nil
+        case .hunyuanVAE, .dcAE:
+            path = family == .hunyuanVAE ? "./ckpts/hunyuan_vae.safetensors" : "./ckpts/F32T4C128_AE.safetensors"
+            temporal = nil
+            microFrameSize = nil
+            useTemporalTiling = family == .dcAE
         }
     }
 
-    static let familyKeys: KeyValuePairs<String, [VAEType]> = ["micro_frame_size": [.openSoraV12], "temporal": [.openSoraV12]]
+    static let familyKeys: KeyValuePairs<String, [VAEType]> = [
+        "micro_frame_size": [.openSoraV12], "temporal": [.openSoraV12], "micro_batch_size": [.openSoraV12, .sdVAE],
+        "spatial": [.openSoraV12, .sdVAE], "use_spatial_tiling": [.hunyuanVAE, .dcAE], "use_temporal_tiling": [.hunyuanVAE, .dcAE],
+        "norm_num_groups": [.hunyuanVAE],
+    ]
 
     /// Latent frames for `frames` pixel frames, by the VAE module's get_latent_size (for checks
     /// and estimates made before the VAE loads; the run asks the loaded VAE).
@@ -203,6 +257,16 @@ extension TextEncoderConfig {
     }
 }
 
+extension CLIPConfig {
+
+    func validate(_ check: ConfigChecker) throws {
+        try check.nonEmpty("model.clip.path", path)
+        if let vocabulary { try check.nonEmpty("model.clip.vocabulary", vocabulary) }
+        try check.range("model.clip.max_length", maxLength, 2...4096)
+        if let numHeads { try check.range("model.clip.num_heads", numHeads, 1...1024) }
+    }
+}
+
 extension DenoiserConfig {
 
     func validate(_ check: ConfigChecker) throws {
@@ -229,6 +293,8 @@ extension VAEConfig {
     func validate(_ check: ConfigChecker) throws {
         let k = "model.vae."
         try check.nonEmpty(k + "path", path)
+        // Open-Sora 2.0's autoencoders read their sizes off the checkpoint.
+        if type.isOpenSora2 { return try check.range(k + "norm_num_groups", normNumGroups, 1...65536) }
         if let microFrameSize { try check.range(k + "micro_frame_size", microFrameSize, 1...10000) }
         try check.range(k + "micro_batch_size", microBatchSize, 1...1024)
         let sp = spatial

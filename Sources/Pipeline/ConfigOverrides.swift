@@ -54,6 +54,13 @@ public struct ConfigOverrides: Sendable, Encodable {
     /// none, pab, teacache or teacache:THRESHOLD (cache.method, cache.teacache.threshold).
     public var cache: String?
 
+    // Open-Sora 2.0 (docs/opensora-v2.md).
+    public var condType: String?
+    public var ref: [String]?
+    public var motionScore: Int??
+    public var guidance: Double?
+    public var guidanceImg: Double?
+
     public init() {}
 
     /// The key each flag sets. `numFrames` (a count or a NUM_FRAMES_MAP name) and `cache` (a
@@ -68,6 +75,7 @@ public struct ConfigOverrides: Sendable, Encodable {
         case modelMaxLength = "model.text_encoder.model_max_length", denoiserPath = "model.denoiser.path"
         case vaePath = "model.vae.path", microFrameSize = "model.vae.micro_frame_size", microBatchSize = "model.vae.micro_batch_size"
         case outputPath = "output.path", outputFormat = "output.format", overwrite = "output.overwrite"
+        case condType, ref, motionScore, guidance = "scheduler.guidance", guidanceImg = "scheduler.guidance_img"
     }
 }
 
@@ -112,6 +120,11 @@ extension GenerationConfig {
         do { root = try Yams.compose(yaml: base.lines(level: 0).joined(separator: "\n")) } catch { throw bad("", "\(error)") }
         let top = try YAMLSection(source: provenance.source, path: "", node: root, keyLines: keyLines)
         var c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: GenerationConfig(), readByCaller: ["num_frames"])
+        // A flag of the other generation's (Open-Sora 1.x / 2.0) is refused, as its key in a file.
+        for key in touched.sorted() where c.inapplicableKeys.contains(where: { key == $0 || key.hasPrefix($0 + ".") }) {
+            throw bad(key, c.inapplicableKeyError(key))
+        }
+        if o.cache != nil && c.denoiser.type.isOpenSora2 { throw bad("cache", c.inapplicableKeyError("cache")) }
         c.numFrames = numFrames
         c.cache = cache
         c.provenance = provenance

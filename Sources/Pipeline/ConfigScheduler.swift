@@ -9,6 +9,9 @@ public enum SchedulerType: String, Sendable, CaseIterable, ConfigName {
     case iddpm
     /// DDIM over the same respaced IDDPM schedule.
     case ddim
+    /// Open-Sora 2.0's sampler: rectified flow over the shifted schedule, Euler steps, guidance on
+    /// three branches (text + image, image, none) with oscillation (Samplers/V2Sampler.swift).
+    case v2
     static let kind = "scheduler"
 }
 
@@ -27,19 +30,38 @@ public struct SchedulerConfig: Equatable, Sendable, FamilySection {
     public var cfgChannel: Int?
     /// ddim: noise of each step (0 = deterministic DDIM).
     public var eta = 0.0
+    /// v2: text guidance (the reference's `guidance`) and image guidance (`guidance_img`).
+    public var guidance = 7.5
+    public var guidanceImg = 3.0
+    /// v2: oscillation (a scale is 1.0 on odd steps from step 10) of the text / image guidance, and
+    /// the image guidance ramped over the latent frames (i2v types only).
+    public var textOsci = true
+    public var imageOsci = true
+    public var scaleTemporalOsci = true
+    /// v2: shift the schedule by resolution and length; `flow_shift` fixes the shift instead (nil: computed).
+    public var shift = true
+    public var flowShift: Double?
 
     public init() {}
 
     static let familyKeys: KeyValuePairs<String, [SchedulerType]> = [
         "use_timestep_transform": [.rflow], "use_discrete_timesteps": [.rflow], "cfg_channel": [.iddpm, .ddim], "eta": [.ddim],
+        "num_timesteps": [.rflow, .iddpm, .ddim], "cfg_scale": [.rflow, .iddpm, .ddim],
+        "guidance": [.v2], "guidance_img": [.v2], "text_osci": [.v2], "image_osci": [.v2], "scale_temporal_osci": [.v2],
+        "shift": [.v2], "flow_shift": [.v2],
     ]
 
     /// Defaults of the family's official config.
     init(family: SchedulerType) {
         self.init()
         type = family
-        if family != .rflow {
+        switch family {
+        case .rflow: break
+        case .iddpm, .ddim:
             numSamplingSteps = 100
+            useTimestepTransform = false
+        case .v2:
+            numSamplingSteps = 50
             useTimestepTransform = false
         }
     }
@@ -53,5 +75,8 @@ public struct SchedulerConfig: Equatable, Sendable, FamilySection {
         try check.range("scheduler.cfg_scale", cfgScale, 0...50)
         if let cfgChannel { try check.range("scheduler.cfg_channel", cfgChannel, 1...inChannels) }
         try check.range("scheduler.eta", eta, 0...1)
+        try check.range("scheduler.guidance", guidance, 0...50)
+        try check.range("scheduler.guidance_img", guidanceImg, 0...50)
+        if let flowShift { try check.range("scheduler.flow_shift", flowShift, 0.01...100) }
     }
 }

@@ -97,3 +97,44 @@ enum OpenSoraTables {
     /// IMG_FPS: the fps the model is conditioned on for single-frame samples.
     static let imageFPS = 120
 }
+
+/// Open-Sora 2.0's image sizes (opensora/datasets/aspect.py on main, get_image_size with
+/// training=False): computed, not tabled. Resolution names are "<N>px" (N x N pixels) or "<N>p"
+/// (N² · 16/9 pixels); aspect ratios are WIDTH:HEIGHT (unlike 1.x's H:W), each also flipped.
+/// D is the autoencoder's spatial compression times the patch (16; 32 for the DC-AE config).
+public enum OpenSora2Sizes {
+    /// ASPECT_RATIO_LD_LIST (width:height).
+    static let aspectRatios = ["2.39:1", "2:1", "16:9", "1.85:1", "9:16", "5:8", "3:2", "4:3", "1:1"]
+
+    /// Every name accepted: the list and each ratio flipped.
+    public static var aspectRatioNames: [String] {
+        var names = aspectRatios
+        for r in aspectRatios { let flipped = r.split(separator: ":").reversed().joined(separator: ":"); if !names.contains(flipped) { names.append(flipped) } }
+        return names
+    }
+
+    /// get_num_pexels_from_name; nil for a name of another form.
+    static func pixels(_ resolution: String) -> Int? {
+        let name = resolution.split(separator: "_").first.map(String.init) ?? resolution
+        if name.hasSuffix("px"), let n = Int(name.dropLast(2)), (1...8192).contains(n) { return n * n }
+        if name.hasSuffix("p"), let n = Int(name.dropLast(1)), (1...8192).contains(n) { return Int(Double(n * n) / 9 * 16) }
+        return nil
+    }
+
+    /// [H, W] for a resolution name and a width:height ratio, or nil if either is unknown.
+    public static func imageSize(resolution: String, aspectRatio: String, compression d: Int) -> [Int]? {
+        guard let total = pixels(resolution) else { return nil }
+        var sizes: [String: [Int]] = [:], flipped: [String: [Int]] = [:]
+        for ratio in aspectRatios {
+            let parts = ratio.split(separator: ":").compactMap { Double($0) }
+            let width = Int((Double(total) * (parts[0] / parts[1])).squareRoot() / Double(d)) * d
+            guard width > 0 else { continue }
+            let height = Int(Double(total) / Double(width) / Double(d)) * d
+            sizes[ratio] = [height, width]
+            flipped[ratio.split(separator: ":").reversed().joined(separator: ":")] = [width, height]
+        }
+        sizes.merge(flipped) { _, new in new }      // aspect_ratios_dict.update(vertical dict)
+        guard let hw = sizes[aspectRatio], hw[0] > 0, hw[1] > 0 else { return nil }
+        return hw
+    }
+}

@@ -37,6 +37,7 @@ enum DenoiseStage {
         case .stdit3: return try STDiT3Model(config: config)
         case .stdit2: return try STDiT2Model(config: config)
         case .stdit: return try STDiTV1Model(config: config)
+        case .mmdit: throw PipelineError("model.denoiser.type mmdit runs in Open-Sora 2.0's pipeline (VideoGenerator.generateOpenSora2)")
         }
     }
 
@@ -50,6 +51,8 @@ enum DenoiseStage {
         case .iddpm:
             return IDDPMSampler(steps: s.numSamplingSteps, guidanceScale: Float(s.cfgScale), guidanceChannels: s.cfgChannel,
                                 diffusionSteps: s.numTimesteps)
+        case .v2:
+            preconditionFailure("the v2 sampler runs in Open-Sora 2.0's pipeline (validate() pairs it with the mmdit denoiser)")
         case .ddim:
             return DDIMSampler(steps: s.numSamplingSteps, eta: Float(s.eta), guidanceScale: Float(s.cfgScale),
                                guidanceChannels: s.cfgChannel, diffusionSteps: s.numTimesteps)

@@ -4,6 +4,7 @@
 // it errs high, and is only used to refuse requests well beyond the machine.
 
 import Foundation
+import MMDiT
 
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
     public private(set) var denoiseBytes: Double
@@ -80,5 +81,47 @@ extension MemoryEstimate {
         let files = (try? fm.contentsOfDirectory(atPath: path)) ?? []
         return files.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".pth") }
             .reduce(0) { $0 + bytesOnDisk(path + "/" + $1) }
+    }
+}
+
+/// Open-Sora 2.0's stages, estimated the same way (weights as resident, largest activations).
+/// Text: T5-XXL memory-mapped and released layer by layer (about two layers resident) with its
+/// activations. Denoise: the MMDiT memory-mapped and released block by block (the largest block
+/// resident, plus float32 copies of its two largest weights per GEMM) and the three guidance
+/// branches' activations (`MMDiTConfig.activationBytes`). Decode: the VAE's weights, one tile of
+/// feature maps at the widest decoder level (about four live tensors) and the decoded frames.
+public struct OpenSora2MemoryEstimate: Sendable, CustomStringConvertible {
+    public let textBytes: Double, denoiseBytes: Double, decodeBytes: Double
+    public var peakBytes: Double { max(textBytes, denoiseBytes, decodeBytes) }
+
+    /// - Parameters:
+    ///   - mmditBytesPerParameter: 2 for bf16, 4 for float32, about 1 for int8.
+    ///   - latent: [C, T, h, w] of one video; frames: [T, H, W] decoded.
+    public init(mmdit m: MMDiTConfig, mmditBytesPerParameter: Double, batch: Int, videos: Int, latent: [Int], patch p: Int,
+                frames: [Int], textLength l: Int, t5: (bytes: Double, layers: Int, width: Int, ffn: Int, heads: Int),
+                vae: (bytes: Double, widest: Int, tilePixels: Int, tileFrames: Int)) {
+        let b = Double(max(1, batch)), videos = Double(max(1, videos))
+        let textRow = Double(l * t5.width) * 4, clipRow = Double(m.vecInDim) * 4
+        let held = videos * (textRow + clipRow + Double(latent.reduce(1, *)) * 4 + 3 * Double(frames.reduce(1, *)) * 4)
+        // T5: two layers' weights and the embedding table resident; per row the stream, q/k/v, the
+        // gated FFN's two halves and the attention scores.
+        let t5Activations = b * (Double(l) * Double(8 * t5.width + 3 * t5.ffn) + Double(t5.heads * l * l)) * 4
+        textBytes = 3 * t5.bytes / Double(max(1, t5.layers)) + t5Activations + held
+        // MMDiT: the largest block's weights (+ embedders), float32 copies of its two largest weights.
+        let shapes = m.parameterShapes()
+        func params(_ prefix: String) -> [Int] { shapes.filter { $0.0.hasPrefix(prefix) }.map { $0.1.reduce(1, *) } }
+        let double = params("double_blocks.0."), single = params("single_blocks.0.")
+        let outside = shapes.filter { !$0.0.hasPrefix("double_blocks.") && !$0.0.hasPrefix("single_blocks.") }.map { $0.1.reduce(1, *) }
+        let block = Double(max(double.reduce(0, +), single.reduce(0, +)) + outside.reduce(0, +)) * mmditBytesPerParameter
+        let scratch = Double((double + single).sorted().suffix(2).reduce(0, +)) * 4
+        let tokens = latent[1] * (latent[2] / p) * (latent[3] / p)
+        denoiseBytes = block + scratch + m.activationBytes(batch: 3 * max(1, batch), imageTokens: tokens, textTokens: l) + held
+        let tile = Double(vae.tileFrames * vae.tilePixels * vae.widest) * 4 * 4
+        decodeBytes = vae.bytes + tile + b * 3 * Double(frames.reduce(1, *)) * 4 * 2 + held
+    }
+
+    public var description: String {
+        String(format: "about %.1f GiB (text %.1f GiB, denoise %.1f GiB, decode %.1f GiB)", peakBytes / 1_073_741_824,
+               textBytes / 1_073_741_824, denoiseBytes / 1_073_741_824, decodeBytes / 1_073_741_824)
     }
 }

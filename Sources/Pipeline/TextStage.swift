@@ -33,18 +33,7 @@ public enum TextStage {
     /// Encodes texts already prepared (`preparePrompt`, or a loop's segment of a prepared prompt).
     public static func run(preparedPrompts prompts: [String], config: GenerationConfig) throws -> TextEmbeddings {
         let te = config.textEncoder
-        let weightsPath = try WeightLocator.resolve(te.path, component: "t5-v1_1-xxl", option: "model.text_encoder.path")
-        let tokenizerPath = try te.tokenizer ?? locateTokenizer(near: weightsPath)
-        let store = try Checkpoint.open(weightsPath)
-        let expected = T5Config(vocabSize: te.vocabSize, dModel: te.dModel, heads: te.numHeads, dKV: te.dKV, dFF: te.dFF,
-                                layers: te.numLayers, buckets: te.relativeAttentionNumBuckets,
-                                maxDistance: te.relativeAttentionMaxDistance, eps: Float(te.layerNormEpsilon))
-        let encoder = try T5Encoder(weights: store, config: expected)
-        // Sentinel ids: released T5 tokenizers add 100 <extra_id_N> pieces after the model's own,
-        // when the embedding table has room for them (32000 + 100 <= 32128).
-        let probe = try T5Tokenizer(modelPath: tokenizerPath)
-        let tokenizer = probe.pieceCount + 100 <= te.vocabSize ? try T5Tokenizer(modelPath: tokenizerPath, extraIds: 100) : probe
-
+        let (tokenizer, encoder) = try openT5(config: config)
         var states: [Tensor] = []
         var masks: [[Bool]] = []
         let group = max(1, config.batchSize)
@@ -56,6 +45,23 @@ public enum TextStage {
         }
         ScratchArena.shared.releaseAll()
         return TextEmbeddings(states: states.count == 1 ? states[0] : concat(states, axis: 0), masks: masks)
+    }
+
+    /// The configured T5's tokenizer and encoder (weights memory-mapped, checked against the config).
+    static func openT5(config: GenerationConfig) throws -> (T5Tokenizer, T5Encoder) {
+        let te = config.textEncoder
+        let weightsPath = try WeightLocator.resolve(te.path, component: "t5-v1_1-xxl", option: "model.text_encoder.path")
+        let tokenizerPath = try te.tokenizer ?? locateTokenizer(near: weightsPath)
+        let store = try Checkpoint.open(weightsPath)
+        let expected = T5Config(vocabSize: te.vocabSize, dModel: te.dModel, heads: te.numHeads, dKV: te.dKV, dFF: te.dFF,
+                                layers: te.numLayers, buckets: te.relativeAttentionNumBuckets,
+                                maxDistance: te.relativeAttentionMaxDistance, eps: Float(te.layerNormEpsilon))
+        let encoder = try T5Encoder(weights: store, config: expected)
+        // Sentinel ids: released T5 tokenizers add 100 <extra_id_N> pieces after the model's own,
+        // when the embedding table has room for them (32000 + 100 <= 32128).
+        let probe = try T5Tokenizer(modelPath: tokenizerPath)
+        let tokenizer = probe.pieceCount + 100 <= te.vocabSize ? try T5Tokenizer(modelPath: tokenizerPath, extraIds: 100) : probe
+        return (tokenizer, encoder)
     }
 
     /// `spiece.model` beside the weights (a folder, or the folder of a weights file).

@@ -19,6 +19,17 @@ enum VAEStage {
             return try VideoVAE(store: store, spatialNormGroups: v.spatial.normNumGroups,
                                 temporalNormGroups: v.temporal?.numGroups ?? 32,
                                 microFrameSize: v.microFrameSize, microBatchSize: v.microBatchSize)
+        case .hunyuanVAE:
+            var base = HunyuanVAEConfig.openSora2
+            base.normGroups = v.normNumGroups
+            base.useSpatialTiling = v.useSpatialTiling
+            base.useTemporalTiling = v.useTemporalTiling
+            return try HunyuanVAE(store: store, base: base)
+        case .dcAE:
+            var base = VideoDCAEConfig.openSora2
+            base.useSpatialTiling = v.useSpatialTiling
+            base.useTemporalTiling = v.useTemporalTiling
+            return try VideoDCAE(store: store, base: base)
         }
     }
 

@@ -59,6 +59,9 @@ public final class VideoGenerator {
     var conditioningInputs: [String] = []
     /// Called after each video is written.
     public var videoWritten: ((GeneratedVideo) throws -> Void)?
+    /// Open-Sora 2.0: model forwards (one guidance branch over a batch) the last `generate` call
+    /// made, and the reference's 3 per step (the branches with zero weight are skipped).
+    public internal(set) var forwards: (made: Int, reference: Int)?
 
     public init(config: GenerationConfig) throws {
         try config.validate()
@@ -74,6 +77,8 @@ public final class VideoGenerator {
         guard !prompts.isEmpty else { throw PipelineError("no prompt given (use --prompt or --prompt-path)") }
         reports = []
         cacheStatistics = nil
+        forwards = nil
+        if config.denoiser.type.isOpenSora2 { return try generateOpenSora2(prompts: prompts, events: events) }
         let wanted = selection ?? Set(0..<(prompts.count * max(1, config.numSample)))
         // Batches holding a wanted video, whole; the wanted ones among them are written.
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
@@ -202,6 +207,17 @@ public final class VideoGenerator {
             reports.append(r3)
         }
 
+        return try decodeAndWrite(batchesToMake, prompts: prompts, wanted: wanted, denoised: denoised, loopVideos: loopVideos,
+                                  seconds: seconds, outputs: outputs, events: events)
+    }
+
+    /// The last stages of every run: decode the denoised latents (in batches; `loopVideos`: videos
+    /// already decoded loop by loop), then write each wanted video to its output.
+    /// denoised: index -> [C, T', h, w]; loopVideos: index -> [3, T, H, W].
+    func decodeAndWrite(_ batchesToMake: [[VideoJob]], prompts: [String], wanted: Set<Int>, denoised: [Int: Tensor],
+                        loopVideos: [Int: Tensor], seconds: [Int: [String: Double]], outputs: [String],
+                        events: (GenerationEvent) -> Void) throws -> [GeneratedVideo] {
+        var seconds = seconds
         // Stage: decode (in batches), then write.
         var videos: [GeneratedVideo] = []
         let (_, r4) = try measureStage("vae-decode", events) {

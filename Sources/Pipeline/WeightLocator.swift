@@ -30,6 +30,7 @@ public enum WeightLocator {
         case .stdit3: return "stdit3-xl2-v1.2"
         case .stdit2: return "stdit2-xl2-v1.1"
         case .stdit: return "stdit-xl2-v1.0"
+        case .mmdit: return "opensora-v2-mmdit"
         }
     }
 
@@ -37,6 +38,8 @@ public enum WeightLocator {
         switch vae {
         case .openSoraV12: return "vae-v1.2"
         case .sdVAE: return "sd-vae-ft-ema"
+        case .hunyuanVAE: return "hunyuan-vae"
+        case .dcAE: return "dc-ae-f32t4c128"
         }
     }
 }

@@ -27,11 +27,15 @@ public struct V2LatentGeometry: Sendable, Equatable {
 
     /// - Parameters:
     ///   - packedChannels: the MMDiT's in_channels (64, or 128 with patch size 1).
+    ///   - causalVAE: HunyuanVideo's causal VAE decodes 4(T-1)+1 frames, so frames must be 4k+1; the
+    ///     DC-AE decodes 4T, so 1 or 4k (the reference's T = (frames - 1) // 4 + 1 holds for both).
     public init(height: Int, width: Int, frames: Int, packedChannels: Int = 64, patchSize: Int = 2,
-                spatialCompression: Int = 16, temporalCompression: Int = 4) throws {
+                spatialCompression: Int = 16, temporalCompression: Int = 4, causalVAE: Bool = true) throws {
         guard height > 0, width > 0 else { throw SamplerError.invalidInput("v2 sampler: height and width must be positive, got \(height) x \(width)") }
-        guard frames >= 1, (frames - 1) % temporalCompression == 0 else {
-            throw SamplerError.invalidInput("--num-frames \(frames): Open-Sora 2.0 needs \(temporalCompression)k+1 frames (1, 5, 9, ..., 33, ..., 129) for its causal VAE")
+        guard frames >= 1, causalVAE ? (frames - 1) % temporalCompression == 0 : frames == 1 || frames % temporalCompression == 0 else {
+            throw SamplerError.invalidInput(causalVAE
+                ? "--num-frames \(frames): Open-Sora 2.0 needs \(temporalCompression)k+1 frames (1, 5, 9, ..., 33, ..., 129) for its causal VAE"
+                : "--num-frames \(frames): the DC-AE needs 1 or a multiple of \(temporalCompression) frames (4, 8, ..., 128)")
         }
         guard patchSize > 0, packedChannels % (patchSize * patchSize) == 0, spatialCompression > 0 else {
             throw SamplerError.invalidInput("v2 sampler: \(packedChannels) packed channels do not split into \(patchSize) x \(patchSize) patches")

@@ -7,15 +7,16 @@
 import Foundation
 
 public enum V2Prompt {
-    /// - Parameter motionScore: a number (the configs use 4 or 5); "dynamic" (asks OpenAI's API
-    ///   for a score in the reference) is refused.
-    public static func conditioned(_ prompt: String, fps: Int, motionScore: String) throws -> String {
+    /// - Parameter motionScore: a number (the configs use 4 or 5); nil: none appended (a config
+    ///   without `motion_score`); "dynamic" (asks OpenAI's API for a score in the reference) is refused.
+    public static func conditioned(_ prompt: String, fps: Int, motionScore: String?) throws -> String {
         guard motionScore != "dynamic" else {
             throw T5Error.badInput("--motion-score dynamic needs the reference's OpenAI prompt refiner; give a number (e.g. 4)")
         }
         var s = prompt.trimmingCharacters(in: .whitespacesAndNewlines)
         if !s.hasSuffix(".") { s += "." }
         if !endsWithFPS(s) { s += " \(fps) FPS." }
+        guard let motionScore else { return s }
         return s + " \(motionScore) motion score."
     }
 

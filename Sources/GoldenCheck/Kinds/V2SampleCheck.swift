@@ -12,6 +12,7 @@
 import CLIP
 import Foundation
 import MMDiT
+import Pipeline
 import Samplers
 import T5
 import TensorCore
@@ -101,36 +102,31 @@ enum V2SampleCheck {
         guard let files = c.json["weights_file"] as? [String: Any], let mmditFile = files["mmdit"] as? String else {
             throw GoldenError.badCase(path: c.path, detail: "weights_file must name mmdit")
         }
-        let model = try MMDiT(weights: try c.weights(named: mmditFile),
-                              positional: try MMDiTCheck.positional(try siblingCase(c, kind: "mmdit", weights: mmditFile)))
+        let model = MMDiTDenoiser(model: try MMDiT(weights: try c.weights(named: mmditFile),
+                                                   positional: try MMDiTCheck.positional(try siblingCase(c, kind: "mmdit", weights: mmditFile))))
         var sampler = s.sampler
         sampler.guidance.computeAllBranches = !skipping
         let tag = skipping ? " [skipping]" : " [all branches]"
         let tolerance = c.tolerance(for: "final")
-        let p = s.geometry.patchSize, b = s.noise.shape[0]
-        let cond = try Packing.condition(mask: s.condition.masks, maskedReference: s.condition.maskedReference, patchSize: p)
-        let noCond = Tensor(repeating: 0, shape: cond.shape)
+        let b = s.noise.shape[0]
         var checks: [OutputCheck] = []
-        var forwards = 0, step = 0
-        let denoiser: V2Denoiser = { x, t, branches in
-            // The branches' rows: text rows [prompts | "" | ""] and cond [cond | cond | zeros], as the reference tiles them.
-            let rows = { (all: Tensor, branch: V2Branch) in all.slice((branch.rawValue * b)..<((branch.rawValue + 1) * b)) }
-            let z = concat([Tensor](repeating: x, count: branches.count), axis: 0)
-            let prepared = try Packing.prepareIds(latent: z, t5: concat(branches.map { rows(text.txt, $0) }, axis: 0),
-                                                  clip: concat(branches.map { rows(text.yVec, $0) }, axis: 0), patchSize: p)
-            let input = MMDiTInput(img: prepared.img, imgIds: prepared.imgIds, txt: prepared.txt, txtIds: prepared.txtIds,
-                                   timesteps: [Float](repeating: t, count: z.shape[0]), yVec: prepared.yVec,
-                                   cond: model.config.condEmbed ? concat(branches.map { $0 == .unconditional ? noCond : cond }, axis: 0) : nil)
-            let out = try model(input)                                            // [branches*B, N, C p²]
+        var forwards = 0, step = 0, branchesAsked: [V2Branch] = []
+        // The pipeline's own model adapter; each forward's packed input and output are compared with the recording.
+        let forward = try model.denoiser(text: V2TextConditioning(txt: text.txt, yVec: text.yVec), condition: s.condition) { img, out in
             if SamplerCaseFields.has(c, "step\(step).out") {
-                let recorded = try c.tensor("step\(step).out")
-                checks.append(OutputCheck(name: "step\(step).img\(tag)", got: prepared.img.slice(0..<b), expected: try c.tensor("step\(step).img"), tolerance: tolerance))
+                let recorded = try c.tensor("step\(step).out")                       // [3B, N, C p²], branch-major
+                checks.append(OutputCheck(name: "step\(step).img\(tag)", got: img.slice(0..<b), expected: try c.tensor("step\(step).img"), tolerance: tolerance))
                 checks.append(OutputCheck(name: "step\(step).out\(tag)", got: out,
-                                          expected: concat(branches.map { rows(recorded, $0) }, axis: 0), tolerance: tolerance))
+                                          expected: concat(branchesAsked.map { recorded.slice(($0.rawValue * b)..<(($0.rawValue + 1) * b)) }, axis: 0),
+                                          tolerance: tolerance))
             }
+        }
+        let denoiser: V2Denoiser = { x, t, branches in
+            branchesAsked = branches
+            let v = try forward(x, t, branches)
             forwards += branches.count
             step += 1
-            return try Packing.unpack(out, grid: try Packing.grid(latent: x.shape, patchSize: p), patchSize: p)
+            return v
         }
         let final = try sampler.denoise(noise: s.noise, geometry: s.geometry, condition: s.condition, model: denoiser) { _ in }
         checks.append(OutputCheck(name: "steps run (\(step) of \(sampler.steps))", mismatches: abs(step - sampler.steps), total: sampler.steps))
