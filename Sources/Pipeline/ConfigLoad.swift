@@ -35,6 +35,8 @@ extension GenerationConfig {
         textEncoder.tokenizer = textEncoder.tokenizer.map(resolved)
         denoiser.path = resolved(denoiser.path)
         vae.path = resolved(vae.path)
+        clip.path = resolved(clip.path)
+        clip.vocabulary = clip.vocabulary.map(resolved)
     }
 
     /// Bounds a config before the YAML library sees it: its node builder recurses once per
@@ -207,7 +209,7 @@ extension GenerationConfig {
         if type == .t2v {
             if !ref.isEmpty { throw check.error("ref", "cond_type t2v uses no reference; set cond_type (i2v_head, i2v_tail, i2v_loop, v2v_head, ...) or drop ref") }
         } else if ref.isEmpty {
-            throw check.error("ref", "cond_type \(condType) needs a reference (--ref IMAGE or VIDEO)")
+            throw check.error("cond_type", "\(condType) needs a reference image or video: give --ref PATH (ref)")
         }
         if !prompts.isEmpty && ref.count > 1 && ref.count != prompts.count {
             throw check.error("ref", "has \(ref.count) entries for \(prompts.count) prompts (one for every prompt, or one per prompt)")

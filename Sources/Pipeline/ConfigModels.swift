@@ -2,6 +2,7 @@
 // Open-Sora inference config of the chosen model family (v1.2: STDiT3-XL/2 + OpenSoraVAE_V1_2 +
 // T5-v1.1-XXL). Architecture numbers are what the model builders check the checkpoint against.
 
+import MMDiT
 import VAE
 
 public enum TextEncoderType: String, Sendable, CaseIterable, ConfigName {
@@ -79,6 +80,9 @@ public enum DenoiserType: String, Sendable, CaseIterable, ConfigName {
 }
 
 public struct DenoiserConfig: Equatable, Sendable, FamilySection {
+    /// RoPE's settings of an MMDiT.
+    var positional: MMDiTConfig.Positional { MMDiTConfig.Positional(axesDim: axesDim, theta: Float(theta)) }
+
     public var type: DenoiserType = .stdit3
     public var path: String = DenoiserType.stdit3.defaultPath
     // XL/2 architecture.
@@ -102,6 +106,10 @@ public struct DenoiserConfig: Equatable, Sendable, FamilySection {
     /// stdit (v1.0): position-embedding scales.
     public var spaceScale = 1.0
     public var timeScale = 1.0
+    /// mmdit: RoPE's per-axis widths (time, row, column; they sum to the head width) and base, the
+    /// two sizes its tensors do not show (the released model: [16, 56, 56], 10000).
+    public var axesDim = [16, 56, 56]
+    public var theta = 10000.0
 
     public init() {}
 
@@ -124,7 +132,7 @@ public struct DenoiserConfig: Equatable, Sendable, FamilySection {
         "qk_norm": [.stdit3, .stdit2], "qk_norm_legacy": [.stdit2], "input_sq_size": [.stdit3, .stdit2],
         "no_temporal_pos_emb": [.stdit2, .stdit], "space_scale": [.stdit], "time_scale": [.stdit],
         "hidden_size": stdit, "depth": stdit, "num_heads": stdit, "patch_size": stdit, "mlp_ratio": stdit,
-        "in_channels": stdit, "caption_channels": stdit, "pred_sigma": stdit,
+        "in_channels": stdit, "caption_channels": stdit, "pred_sigma": stdit, "axes_dim": [.mmdit], "theta": [.mmdit],
     ]
     private static let stdit: [DenoiserType] = [.stdit3, .stdit2, .stdit]
 
@@ -285,6 +293,10 @@ extension DenoiserConfig {
         try check.range(k + "input_sq_size", inputSqSize, 1...65536)
         try check.range(k + "space_scale", spaceScale, 0.001...1000)
         try check.range(k + "time_scale", timeScale, 0.001...1000)
+        guard axesDim.count == 3, axesDim.allSatisfy({ (2...4096).contains($0) && $0 % 2 == 0 }) else {
+            throw check.error(k + "axes_dim", "expected three even widths (time, row, column), got \(axesDim)")
+        }
+        try check.range(k + "theta", theta, 1...1e9)
     }
 }
 

@@ -48,7 +48,8 @@ struct OpenSora2Plan {
         // The denoiser: a 1.x checkpoint is refused here, naming the file and the tensor.
         let mmditPath = try WeightLocator.resolve(c.denoiser.path, component: WeightLocator.component(for: .mmdit), option: "model.denoiser.path")
         let mmditStore = try Checkpoint.open(mmditPath)
-        mmdit = try MMDiTConfig.inferred(from: mmditStore)
+        mmdit = try MMDiTConfig.inferred(from: mmditStore, positional: c.denoiser.positional)
+        do { try mmdit.validate() } catch { throw PipelineError("model.denoiser.axes_dim / theta: \(error) (\(mmditPath))") }
         self.mmditPath = mmditPath
         let stored = mmditStore.info("double_blocks.0.img_mlp.0.weight")?.dtype
         mmditBytesPerParameter = c.quantize == .int8 || stored == .i8 ? 1.1 : (stored == .f32 && c.dtype == .fp32 ? 4 : 2)

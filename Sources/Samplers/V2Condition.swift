@@ -19,7 +19,9 @@ public enum V2ConditionType: String, Sendable, CaseIterable {
     /// Parses `--cond-type`; the names in the config comments that the code does not have are errors.
     public init(option: String) throws {
         guard let t = V2ConditionType(rawValue: option) else {
-            throw SamplerError.invalidInput("--cond-type '\(option)': expected one of \(V2ConditionType.allCases.map(\.rawValue).joined(separator: ", "))")
+            // The reference config's comments name v2v_head_half / v2v_tail_half; its code has v2v_head / v2v_tail.
+            let hint = option.hasSuffix("_half") ? " (the reference's code has no '\(option)', only its config comments: use \(option.dropLast(5)))" : ""
+            throw SamplerError.invalidInput("--cond-type '\(option)': expected one of \(V2ConditionType.allCases.map(\.rawValue).joined(separator: ", "))\(hint)")
         }
         self = t
     }

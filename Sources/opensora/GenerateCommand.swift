@@ -22,6 +22,8 @@ struct GenerateCommand: ParsableCommand {
           opensora generate --config configs/tiny.yaml --prompt "a red ball" --output out.mp4
           opensora generate --prompt "waves" --image first-frame.png --output waves.mp4
           opensora generate --prompt "a car" --reference-path "a.png;b.png" --mask-strategy "0;0,1,0,-1,1" --loop 2
+          opensora generate --config configs/opensora-v2.0-256px.yaml --prompt "a red ball" --num-frames 33
+          opensora generate --config configs/opensora-v2.0-256px.yaml --prompt "waves" --cond-type i2v_head --ref first.png
         """)
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "Prompt (repeatable); taken as given, even when it starts with -.")
@@ -82,6 +84,17 @@ struct GenerateCommand: ParsableCommand {
     var conditionFrameEdit: Double?
     @Option(name: .long, help: "Snap mask_strategy starts to multiples of this many latent frames (v1.2: 5), or 'none'.")
     var align: String?
+
+    @Option(name: .long, help: "Open-Sora 2.0: t2v, i2v_head, i2v_tail, i2v_loop, v2v_head, v2v_tail, v2v_head_easy or v2v_tail_easy.")
+    var condType: String?
+    @Option(name: .long, help: "Open-Sora 2.0: the image or video the --cond-type conditions on (repeatable: one per prompt, or one for all; i2v_loop: \"first.png;last.png\").")
+    var ref: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Open-Sora 2.0: motion score appended to the prompt (the configs use 4), or 'none'.")
+    var motionScore: String?
+    @Option(name: .long, parsing: .unconditional, help: "Open-Sora 2.0: text guidance scale (7.5).")
+    var guidance: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Open-Sora 2.0: image guidance scale (3.0).")
+    var guidanceImg: Double?
 
     @Option(name: [.short, .long], help: "Output file (.mp4, .png) or name stem.")
     var output: String?
@@ -230,6 +243,14 @@ struct GenerateCommand: ParsableCommand {
         o.conditionFrameLength = conditionFrameLength
         o.conditionFrameEdit = conditionFrameEdit
         if let align { o.align = .some(align.lowercased() == "none" ? nil : try integer(align, flag: "--align")) }
+        o.condType = condType
+        if !ref.isEmpty {
+            let spread = ref.count == 1 && prompt.count > 1 ? Array(repeating: ref[0], count: prompt.count) : ref
+            o.ref = spread
+        }
+        if let motionScore { o.motionScore = .some(motionScore.lowercased() == "none" ? nil : try integer(motionScore, flag: "--motion-score")) }
+        o.guidance = guidance
+        o.guidanceImg = guidanceImg
         o.outputPath = output
         o.outputFormat = format
         if overwrite { o.overwrite = true }

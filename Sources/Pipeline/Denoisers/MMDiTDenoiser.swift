@@ -43,7 +43,7 @@ public struct MMDiTDenoiser: Sendable {
         let path = try WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: .mmdit), option: "model.denoiser.path")
         let file = try Checkpoint.open(path)
         let store = config.quantize == .int8 ? file : HalfPrecision.store(file, dtype: config.dtype)
-        model = try MMDiT(weights: store, quantization: config.quantize)
+        model = try MMDiT(weights: store, positional: config.denoiser.positional, quantization: config.quantize)
     }
 
     /// The sampler's model for one batch.
