@@ -259,6 +259,7 @@ extension VideoGenerator {
             if noiseSource == nil { _ = try source.standardNormal([1] + plan.geometry.latentShape) }
             let sampling: LatentSampling = config.vae.type == .dcAE ? .mode : .sample(noise: { try source.standardNormal($0) })
             func encode(_ path: String, frames: (Int) throws -> Range<Int>) throws -> Tensor {
+                if let given = referenceLatents[path] { return given }
                 let x = try ReferenceLoader.load(path: path, height: h, width: w, decoded: decodedReferenceVideos[path])   // [3, T, H, W]
                 let clip = narrow(x, axis: 1, try frames(x.shape[1]))
                 return try vae.encode(clip.reshaped([1] + clip.shape), sampling: sampling)[0]

@@ -55,6 +55,9 @@ public final class VideoGenerator {
     /// Frames to use for these reference video paths instead of decoding the files (golden cases
     /// supply the frames the reference's decoder gave).
     public var decodedReferenceVideos: [String: RGBVideo] = [:]
+    /// Open-Sora 2.0: VAE latents [C, t, h, w] to use for these reference paths instead of encoding
+    /// the files (golden cases supply the reference's latents).
+    public var referenceLatents: [String: Tensor] = [:]
     /// Reference files the prompts' conditioning reads (JSON options included), for the output checks.
     var conditioningInputs: [String] = []
     /// Called after each video is written.
