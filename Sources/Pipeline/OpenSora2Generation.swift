@@ -21,6 +21,7 @@ import CLIP
 import MMDiT
 import VAE
 import Samplers
+import VideoIO
 
 /// A run's settings resolved against its checkpoints (headers only: nothing is loaded).
 struct OpenSora2Plan {
@@ -34,10 +35,13 @@ struct OpenSora2Plan {
     let mmditPath: String, t5Path: String, vaePath: String
     let mmditBytesPerParameter: Double
     let vaeWidest: Int, vaeTile: (pixels: Int, frames: Int)
-    /// Per prompt, the reference files its condition reads (empty for t2v).
+    /// Per prompt, the reference files its condition reads (empty for t2v), and their frames
+    /// resized and cropped to the video's size (read here, so a bad file fails before any compute).
     let references: [[String]]
+    let referenceFrames: [String: Tensor]
 
-    init(config c: GenerationConfig, promptCount: Int) throws {
+    /// - Parameter decoded: reference videos' frames given instead of their files (VideoGenerator.decodedReferenceVideos).
+    init(config c: GenerationConfig, promptCount: Int, decoded: [String: RGBVideo] = [:]) throws {
         condition = try V2ConditionType(option: c.condType)
         let s = c.scheduler
         sampler = V2Sampler(steps: s.numSamplingSteps,
@@ -107,6 +111,15 @@ struct OpenSora2Plan {
             }
             return paths
         }
+        var frames: [String: Tensor] = [:]
+        for path in references.flatMap({ $0 }) where decoded[path] == nil && frames[path] == nil {
+            do {
+                frames[path] = try ReferenceLoader.load(path: path, height: c.height, width: c.width)   // [3, T, H, W]
+            } catch {
+                throw PipelineError("--ref \(path): cannot be read: \(error)")
+            }
+        }
+        referenceFrames = frames
     }
 
     /// vocab.json + merges.txt (Hugging Face's CLIP folder) or bpe_simple_vocab_16e6.txt.gz beside the weights.
@@ -129,7 +142,7 @@ extension VideoGenerator {
         let batchesToMake = config.videoBatches(promptCount: prompts.count).filter { $0.contains { wanted.contains($0.index) } }
         let jobs = batchesToMake.flatMap { $0 }.filter { wanted.contains($0.index) }
         if jobs.isEmpty { return [] }
-        let plan = try OpenSora2Plan(config: config, promptCount: prompts.count)
+        let plan = try OpenSora2Plan(config: config, promptCount: prompts.count, decoded: decodedReferenceVideos)
         conditioningInputs = plan.references.flatMap { $0 } + [plan.clipPath, plan.clipVocabulary]
         try checkMemoryOpenSora2(plan)
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
@@ -260,7 +273,7 @@ extension VideoGenerator {
             let sampling: LatentSampling = config.vae.type == .dcAE ? .mode : .sample(noise: { try source.standardNormal($0) })
             func encode(_ path: String, frames: (Int) throws -> Range<Int>) throws -> Tensor {
                 if let given = referenceLatents[path] { return given }
-                let x = try ReferenceLoader.load(path: path, height: h, width: w, decoded: decodedReferenceVideos[path])   // [3, T, H, W]
+                let x = try plan.referenceFrames[path] ?? ReferenceLoader.load(path: path, height: h, width: w, decoded: decodedReferenceVideos[path])   // [3, T, H, W]
                 let clip = narrow(x, axis: 1, try frames(x.shape[1]))
                 return try vae.encode(clip.reshaped([1] + clip.shape), sampling: sampling)[0]
             }

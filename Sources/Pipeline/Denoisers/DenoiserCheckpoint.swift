@@ -37,6 +37,9 @@ enum DenoiserCheckpoint {
                                              option: "model.denoiser.path")
         // int8 linears are quantised from the file's own values (a bf16 copy would only add memory).
         let file = try Checkpoint.open(path)
+        if file.contains("img_in.weight") && file.contains("final_layer.adaLN_modulation.1.weight") {
+            throw PipelineError("model.denoiser.path: \(path) is an Open-Sora 2.0 MMDiT checkpoint (it has img_in.weight), but model.denoiser.type is \(config.denoiser.type.rawValue): use mmdit (configs/opensora-v2.0-256px.yaml)")
+        }
         let store = config.quantize == .int8 ? file : HalfPrecision.store(file, dtype: config.dtype)
         let model = try build(store, path)
         try checkSizes(sizes(model), path: path, name: name, config: config)
