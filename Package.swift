@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "GoldenCheckTests", dependencies: ["GoldenCheck", "CLIP", "T5", "TensorCore", "Weights", "Pipeline", "Samplers", "VideoIO"]),
         .testTarget(name: "SamplersTests", dependencies: ["Samplers", "TensorCore"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TensorCore"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore", "Weights"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TensorCore", "Weights", "MMDiT"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TensorCore", "Weights"]),
         .testTarget(name: "T5Tests", dependencies: ["T5", "TensorCore", "Weights"], exclude: ["Fixtures"]),
         .testTarget(name: "STDiTTests", dependencies: ["STDiT", "TensorCore", "Weights"]),

@@ -230,8 +230,9 @@ extension VideoGenerator {
             t5: (MemoryEstimate.bytesOnDisk(plan.t5Path), te.numLayers, te.dModel, te.dFF, te.numHeads),
             vae: (MemoryEstimate.bytesOnDisk(plan.vaePath), plan.vaeWidest, plan.vaeTile.pixels, plan.vaeTile.frames))
         if estimate.peakBytes > total * 0.9 {
-            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size, or use --quantize int8",
-                                       estimate.description, total / 1_073_741_824))
+            let int8 = estimate.denoiseBytes == estimate.peakBytes && config.quantize == .none ? ", or use --quantize int8" : ""
+            throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution or batch_size%@",
+                                       estimate.description, total / 1_073_741_824, int8))
         }
     }
 
