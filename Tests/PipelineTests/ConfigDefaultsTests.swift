@@ -152,7 +152,8 @@ final class ConfigDefaultsTests: XCTestCase {
     }
 
     func testResolvedConfigRoundTripsThroughYAML() throws {
-        for name in ["opensora-v1.2", "opensora-v1.1", "opensora-v1.0", "tiny"] {
+        for name in ["opensora-v1.2", "opensora-v1.1", "opensora-v1.0", "tiny",
+                     "opensora-v2.0-256px", "opensora-v2.0-768px", "opensora-v2.0-high-compression"] {
             let c = try GenerationConfig.load(path: repoRoot + "/configs/\(name).yaml")
             let again = try GenerationConfig.parse(yaml: c.yamlText(), source: name + " (dumped)")
             XCTAssertEqual(again, c, name)
