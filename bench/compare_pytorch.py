@@ -19,6 +19,13 @@ transformers 4.x installed (bench/reference_standins.py: xformers' block-diagona
 SDPA per sample, timm's Mlp and DropPath, empty mmengine/colossalai; the stand-in model matches
 the golden stdit3 case's output to 3.6e-7).
 
+hunyuan-vae-decode: Open-Sora 2.0's HunyuanVideo VAE decode (branch main checkout; with --standins
+it needs torch, einops and diffusers 0.31: colossalai, mmengine and the checkpoint loader are stood in
+for), random weights of the real shapes, spatial + temporal tiling in both.
+
+    python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora-main --standins --threads 2 \
+        --workloads hunyuan-vae-decode --latent 33,32,32
+
 int8-linear (needs only torch): the blocks' four linear shapes at the latent's token rows (CFG
 batch 2), PyTorch nn.Linear float32 and quantize_dynamic(qint8) against the engine's
 `bench --component int8-gemm` (its whole int8 linear, and sgemm), one JSON line per shape.
@@ -136,6 +143,22 @@ def torch_vae_decode(latent, threads):
         return time.time() - t0
 
 
+def torch_hunyuan_decode(latent, threads):
+    """Open-Sora 2.0's HunyuanVideo VAE (checkout of branch main, --standins), float32, random
+    weights of the real shapes, spatial and temporal tiling on as configs/vae/inference sets them
+    (the engine's bench uses the same tiling)."""
+    import torch
+    from opensora.models.hunyuan_vae.autoencoder_kl_causal_3d import AutoencoderKLCausal3D, AutoEncoder3DConfig
+    torch.set_num_threads(threads)
+    vae = AutoencoderKLCausal3D(AutoEncoder3DConfig(from_pretrained=None, use_spatial_tiling=True,
+                                                    use_temporal_tiling=True)).eval()
+    z = torch.randn(1, 16, *latent)
+    with torch.no_grad():
+        t0, c0 = time.time(), time.process_time()
+        vae.decode(z)
+        return time.time() - t0, time.process_time() - c0
+
+
 def torch_dit_xl2(latent, threads, batch):
     """DiT-XL/2 (hidden 1152, depth 28, 16 heads, patch 2, 1000 classes + null, learn_sigma) on
     the guidance batch of `batch` images: adaLN-Zero blocks, tanh-GELU MLP, SDPA attention."""
@@ -228,7 +251,8 @@ def int8_linears(binary, latent, threads, repeats=3):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--opensora", help="path of an Open-Sora v1.2.0 checkout (stdit3-xl2, vae-v1.2-decode)")
+    p.add_argument("--opensora", help="path of an Open-Sora v1.2.0 checkout (stdit3-xl2, vae-v1.2-decode), "
+                                      "or of branch main (Open-Sora 2.0) for hunyuan-vae-decode")
     p.add_argument("--standins", action="store_true",
                    help="import the checkout's STDiT3 with bench/reference_standins.py in place of xformers, timm, "
                         "colossalai and mmengine (a CPU machine with only torch, einops, rotary-embedding-torch, transformers)")
@@ -247,14 +271,17 @@ def main():
         if a.standins:
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
             import reference_standins
-            reference_standins.install(a.opensora)
+            v2 = [wl for wl in a.workloads if wl == "hunyuan-vae-decode"]
+            if v2 and len(v2) != len(needs_checkout):
+                p.error("hunyuan-vae-decode needs an Open-Sora 2.0 checkout, the other workloads v1.2.0: run them separately")
+            (reference_standins.install_v2 if v2 else reference_standins.install)(a.opensora)
     elif needs_checkout:
         p.error("--opensora is needed for " + ", ".join(needs_checkout))
     if a.baseline_engine and "attention" not in a.workloads:
         p.error("--baseline-engine applies to the attention workload")
-    latent = tuple(int(v) for v in a.latent.split("x"))
+    latent = tuple(int(v) for v in a.latent.replace(",", "x").split("x"))
     runners = {"stdit3-xl2": torch_stdit3, "stdit3-xl2-int8": lambda lat, th: torch_stdit3(lat, th, quantize=True),
-               "vae-v1.2-decode": torch_vae_decode,
+               "vae-v1.2-decode": torch_vae_decode, "hunyuan-vae-decode": torch_hunyuan_decode,
                "dit-xl2": lambda lat, th: torch_dit_xl2(lat, th, a.batch)}
     for wl in a.workloads:
         if wl == "attention":
@@ -266,7 +293,7 @@ def main():
         extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ("--quantize", "int8") if wl == "stdit3-xl2-int8" else ()
         eng = engine_run(a.engine, wl.replace("-int8", ""), a.latent, a.threads, extra)
         pt = runners[wl](latent, a.threads)
-        pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2 and stdit3 also report CPU seconds
+        pt, pt_cpu = pt if isinstance(pt, tuple) else (pt, None)    # dit-xl2, stdit3, hunyuan also report CPU seconds
         print(json.dumps({"workload": wl, "latent": a.latent, "threads": a.threads, "engine_seconds": eng["seconds"],
                           "pytorch_seconds": pt, "speedup": pt / eng["seconds"],
                           "engine_cpu_seconds": eng.get("cpu_seconds"), "pytorch_cpu_seconds": pt_cpu,

@@ -94,3 +94,18 @@ def install(checkout):
                      ("opensora.utils", "utils")):
         _module(pkg, __path__=[os.path.join(root, sub)])
     _module("opensora.utils.ckpt_utils", load_checkpoint=None)   # only called to load real weights
+
+
+def install_v2(checkout):
+    """Open-Sora 2.0 (branch main): its autoencoders import diffusers (installed) and, for training
+    and multi-GPU code that inference does not run, colossalai, mmengine and the checkpoint loader.
+    Those are stood in for; the packages are entered without their __init__ files."""
+    _module("mmengine"); _module("mmengine.registry", Registry=_Registry)
+    _module("colossalai"); _module("colossalai.utils", get_current_device=lambda: "cpu")
+    root = os.path.join(os.path.abspath(checkout), "opensora")
+    for pkg, sub in (("opensora", ""), ("opensora.models", "models"), ("opensora.models.hunyuan_vae", "models/hunyuan_vae"),
+                     ("opensora.models.dc_ae", "models/dc_ae"), ("opensora.models.vae", "models/vae"),
+                     ("opensora.acceleration", "acceleration"), ("opensora.utils", "utils")):
+        _module(pkg, __path__=[os.path.join(root, sub)])
+    _module("opensora.registry", MODELS=_Registry())
+    _module("opensora.utils.ckpt", load_checkpoint=None)   # only called to load real weights

@@ -1,6 +1,7 @@
 // `opensora bench --component stdit3-xl2 --steps N --cache METHOD`: the denoise stage alone, as
 // `generate` runs it (rectified flow with the v1.2 timestep transform, guidance batch, one step
-// cache per run), on random bf16 weights of the real shapes. `--schedule-latent` takes the
+// cache per run), on random bf16 weights of the real shapes (the blocks' linears int8 with
+// --quantize int8; the paired exact forward then runs int8 too, so the ratio is the cache's alone). `--schedule-latent` takes the
 // timesteps of another latent's video size, so a smaller latent can be timed on the schedule of
 // the size it stands in for (docs/caching.md). With a cache, every step also runs the exact
 // forward on the same input right before the cached one, so the two totals see the same machine
@@ -13,7 +14,8 @@ import STDiT
 import TensorCore
 
 enum SamplingBench {
-    static func run(latent spec: String, scheduleLatent: String?, steps: Int, cache spec2: String, captionTokens: Int?) throws {
+    static func run(latent spec: String, scheduleLatent: String?, steps: Int, cache spec2: String, captionTokens: Int?,
+                    quantization: Quantization = .none) throws {
         let dims = try parseLatentSize(spec)
         let scheduleDims = try scheduleLatent.map(parseLatentSize) ?? dims
         guard steps >= 1 else { throw BenchmarkError("--steps must be at least 1, got \(steps)") }
@@ -31,7 +33,7 @@ enum SamplingBench {
 
         HeapTuning.retainFreedMemory()
         let store = try RandomBF16Store(shapes: try denoiser.shapes(latent: dims), seed: 42)
-        let model = try STDiT3(weights: store, config: config)
+        let model = try STDiT3(weights: store, config: config, quantization: quantization)
         let caption = BenchManifest.randomTensor([1, config.modelMaxLength, config.captionChannels], seed: 2, scale: 0.2)
         let mask = [(0..<config.modelMaxLength).map { $0 < tokens }]
         let guided = try guidanceCaption(caption, mask: mask, null: model.nullCaption)
@@ -61,7 +63,7 @@ enum SamplingBench {
         let paired = cache == nil ? "" : #""exact_seconds":\#(exactSeconds),"exact_cpu_seconds":\#(exactCPU),"speedup":\#(exactSeconds / cachedSeconds),"cpu_speedup":\#(exactCPU / cachedCPU),"#
         guard out.array.allSatisfy({ $0.isFinite }) else { throw BenchmarkError("stdit3-xl2 sampling produced non-finite values") }
         let schedule = timesteps.map { String(Int(bf16ToFloat(floatToBF16($0)))) }.joined(separator: ",")
-        print(#"{"component":"stdit3-xl2","mode":"sampling","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"schedule_latent":[\#(scheduleDims[0]),\#(scheduleDims[1]),\#(scheduleDims[2])],"schedule_video":[\#(video.frames),\#(video.height),\#(video.width)],"timesteps":[\#(schedule)],"steps":\#(steps),"batch":2,"caption_tokens":\#(tokens),"weights":"bf16","seconds":\#(cachedSeconds),"seconds_per_step":\#(cachedSeconds / Double(steps)),"cpu_seconds":\#(cachedCPU),\#(paired)"cache":\#(cacheStatisticsJSON(cache?.statistics, method: spec2)),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
+        print(#"{"component":"stdit3-xl2","mode":"sampling","latent":[\#(dims[0]),\#(dims[1]),\#(dims[2])],"schedule_latent":[\#(scheduleDims[0]),\#(scheduleDims[1]),\#(scheduleDims[2])],"schedule_video":[\#(video.frames),\#(video.height),\#(video.width)],"timesteps":[\#(schedule)],"steps":\#(steps),"batch":2,"caption_tokens":\#(tokens),"weights":"bf16","quantize":"\#(quantization.rawValue)","seconds":\#(cachedSeconds),"seconds_per_step":\#(cachedSeconds / Double(steps)),"cpu_seconds":\#(cachedCPU),\#(paired)"cache":\#(cacheStatisticsJSON(cache?.statistics, method: spec2)),"peak_rss_bytes":\#(peakRSSBytes()),\#(runtimeJSONFields)}"#)
     }
 }
 

@@ -59,8 +59,11 @@ public struct Benchmark {
             }
             if component == BenchDenoiser.stdit3.rawValue && (steps > 1 || cache != "none" || scheduleLatent != nil) {
                 guard repeat_ == nil else { throw BenchmarkError("--repeat applies to one forward; a sampling run (--steps, --cache, --schedule-latent) runs once") }
-                guard quantizeOption == nil else { throw BenchmarkError("--quantize applies to one forward; a sampling run (--steps, --cache, --schedule-latent) is float32 only") }
-                return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache, captionTokens: captionTokens)
+                let mode = quantizeOption ?? "none"
+                guard !mode.contains(",") else { throw BenchmarkError("--quantize for a sampling run (--steps, --cache, --schedule-latent) takes one mode (none or int8), got '\(mode)'") }
+                let quantization = try Quantization(option: mode)
+                return try SamplingBench.run(latent: latent, scheduleLatent: scheduleLatent, steps: steps, cache: cache,
+                                             captionTokens: captionTokens, quantization: quantization)
             }
             if let denoiser = BenchDenoiser(rawValue: component) {
                 guard sgemmWindow > 0 else { throw BenchmarkError("--sgemm-window must be positive, got \(sgemmWindow)") }

@@ -67,7 +67,7 @@ public enum TextStage {
     /// `spiece.model` beside the weights (a folder, or the folder of a weights file).
     static func locateTokenizer(near weights: String) throws -> String {
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: weights, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: weights, isDirectory: &isDir)
         let dir = isDir.boolValue ? weights : (weights as NSString).deletingLastPathComponent
         let candidate = (dir.isEmpty ? "." : dir) + "/spiece.model"
         guard FileManager.default.fileExists(atPath: candidate) else {

@@ -117,14 +117,33 @@ public func rmsNormChannels(_ x: Tensor, weight: WeightTensor?, bias: WeightTens
 /// GroupNorm. x: [N, C, *] (any trailing spatial axes); weight, bias: [C].
 /// With `silu: true` the SiLU that follows almost every GroupNorm in the VAE is fused in.
 public func groupNorm(_ x: Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float = 1e-6, silu: Bool = false) -> Tensor {
+    var out = Tensor(uninitialized: x.shape)
+    groupNorm(x, into: &out, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu)
+    return out
+}
+
+/// The same GroupNorm written over `x` itself when nothing else holds its buffer (same numbers,
+/// one activation less at the peak); otherwise into a new buffer, as `groupNorm(_:)`.
+public func groupNormInPlace(_ x: inout Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float = 1e-6, silu: Bool = false) {
+    guard x.isUniquelyOwned else {
+        x = groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu)
+        return
+    }
+    let source = x          // shares the buffer for reading; every element is read before it is written
+    groupNorm(source, into: &x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu, sharesBuffer: true)
+}
+
+/// `out` has x's shape; with `sharesBuffer` it is x's own buffer (written through without a copy).
+private func groupNorm(_ x: Tensor, into out: inout Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float,
+                       silu: Bool, sharesBuffer: Bool = false) {
     precondition(x.rank >= 2, "groupNorm expects [N, C, ...], got \(x.shape)")
     let n = x.shape[0], c = x.shape[1]
     precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
     let spatial = x.count / max(n * c, 1)
     let cpg = c / groups
-    var out = Tensor(uninitialized: x.shape)
     let wt = weight?.toTensor(), bt = bias?.toTensor()
-    let xp = SendablePointer(x.pointer), op = SendablePointer(out.mutablePointer)
+    let xp = SendablePointer(x.pointer)
+    let op = SendablePointer(sharesBuffer ? UnsafeMutablePointer(mutating: x.pointer) : out.mutablePointer)
     let wp = wt.map { SendablePointer($0.pointer) }, bp = bt.map { SendablePointer($0.pointer) }
     parallelFor(n * groups) { r in
         for ng in r {
@@ -148,6 +167,5 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: WeightTensor?, bias: Wei
             }
         }
     }
-    withExtendedLifetime((wt, bt)) {}
-    return out
+    withExtendedLifetime((x, wt, bt)) {}
 }

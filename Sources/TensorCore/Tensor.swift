@@ -97,6 +97,12 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether nothing else holds this tensor's buffer, so writing through it in place changes no
+    /// other tensor (an in-place kernel may then skip the copy `mutablePointer` would make).
+    public var isUniquelyOwned: Bool {
+        mutating get { isKnownUniquelyReferenced(&storage) && offset == 0 }
+    }
+
     public var array: [Float] { withData { Array($0) } }
 
     public subscript(flat i: Int) -> Float {

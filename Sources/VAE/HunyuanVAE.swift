@@ -233,10 +233,11 @@ public struct HunyuanVAE: VideoAutoencoder {
     func decodeTile(_ z: Tensor) -> Tensor {
         var h = decMid(decConvIn(postQuantConv(z)))
         for level in decLevels {
-            for r in level.resnets { h = r(h) }
-            if let u = level.resample { h = u(upsampleCausal(h, time: level.time)) }
+            for r in level.resnets { h = r(consume h) }
+            if let u = level.resample { h = u(upsampleCausal(consume h, time: level.time)) }
         }
-        return decConvOut(decNormOut(h, silu: true))
+        decNormOut.apply(&h, silu: true)
+        return decConvOut(h)
     }
 
     // MARK: tiling (the reference's spatial_tiled_encode / temporal_tiled_encode and decode)

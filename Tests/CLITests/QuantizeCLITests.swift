@@ -96,6 +96,7 @@ final class QuantizeCLITests: XCTestCase {
         assertOneLineError(try runCLI(["bench", "--component", "sgemm", "--quantize", "int8"]), ["--quantize does not apply"])
         // A pipeline run takes one mode; checked before its ~10 GB of random weights are written.
         assertOneLineError(try runCLI(["bench", "--component", "pipeline-v1.2", "--quantize", "none,int8"]), ["--quantize", "one mode"])
+        assertOneLineError(try runCLI(["bench", "--component", "stdit3-xl2", "--steps", "2", "--quantize", "none,int8"]), ["--quantize", "sampling run", "one mode"])
         assertOneLineError(try runCLI(["bench", "--component", "pipeline-v1.2", "--quantize", "int4"]), ["--quantize int4"])
         assertOneLineError(try runCLI(["check", "--quantize", "int4", "Tests/Fixtures/golden/stdit3.json"]), ["--quantize int4"])
         assertOneLineError(try runCLI(["weights", "quantize", "--quantize", "int4", weights, dir + "/x.safetensors"]), ["--quantize int4"])

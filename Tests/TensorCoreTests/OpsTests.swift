@@ -111,6 +111,19 @@ final class OpsTests: XCTestCase {
             }
         } }
         assertClose(out.array, ref, tol: 1e-5)
+
+        // In place: the same bits over the input's own buffer; a shared input is left untouched.
+        var owned = Tensor(shape: g.shape, data: g.array)
+        let ownedBuffer = owned.pointer
+        groupNormInPlace(&owned, groups: 2, weight: WeightTensor(gw), bias: WeightTensor(gb), eps: 1e-6, silu: true)
+        XCTAssertEqual(owned.array, out.array)
+        XCTAssertEqual(owned.pointer, ownedBuffer, "a uniquely owned input is normalised where it is")
+        let before = g.array
+        var shared = g
+        groupNormInPlace(&shared, groups: 2, weight: WeightTensor(gw), bias: WeightTensor(gb), eps: 1e-6, silu: true)
+        XCTAssertEqual(shared.array, out.array)
+        XCTAssertNotEqual(shared.pointer, g.pointer)
+        XCTAssertEqual(g.array, before, "the other holder of a shared buffer keeps its values")
     }
 
     func testActivations() {
