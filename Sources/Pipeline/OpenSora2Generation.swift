@@ -114,7 +114,7 @@ struct OpenSora2Plan {
         var frames: [String: Tensor] = [:]
         for path in references.flatMap({ $0 }) where decoded[path] == nil && frames[path] == nil {
             do {
-                frames[path] = try ReferenceLoader.load(path: path, height: c.height, width: c.width)   // [3, T, H, W]
+                frames[path] = try ReferenceLoader.load(path: path, height: geometry.height, width: geometry.width)   // [3, T, H, W]
             } catch {
                 throw PipelineError("--ref \(path): cannot be read: \(error)")
             }
@@ -262,7 +262,7 @@ extension VideoGenerator {
     /// last 33 frames of the video (65 for *_easy when it has them). -> prompt: [[C, t, h, w]]
     func encodeOpenSora2References(_ promptIndexes: [Int], plan: OpenSora2Plan) throws -> [Int: [Tensor]] {
         let vae = try VAEStage.load(config: config)
-        let (h, w) = (config.height, config.width)
+        let (h, w) = (plan.geometry.height, plan.geometry.width)                      // rounded up to multiples of 16, as sanitize_sampling_option
         var out: [Int: [Tensor]] = [:]
         for p in promptIndexes {
             let paths = plan.references[p]
