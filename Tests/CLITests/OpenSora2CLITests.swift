@@ -78,6 +78,21 @@ final class OpenSora2CLITests: XCTestCase {
         XCTAssertEqual(try probe(out)["nb_read_frames"], "9")
     }
 
+    /// The high-compression config's path: the Video DC-AE (the tiny dc_ae_T8, 16 latent channels
+    /// like the tiny MMDiT's 64 / 2²), 1 or 4k frames, decoded 4 frames per latent frame.
+    func testDCAEPathWritesItsFrames() throws {
+        let dcae = try config([("v2_vae/hunyuan_vae_T9.weights.safetensors", "v2_vae/dc_ae_T8.weights.safetensors"),
+                               ("type: hunyuan_vae", "type: dc_ae"), ("    norm_num_groups: 4\n", ""), ("num_frames: 9", "num_frames: 8")])
+        let out = dir + "/dcae.mp4"
+        let r = try generate(["--num-sampling-steps", "2", "--output", out], config: dcae)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let info = try probe(out)
+        XCTAssertEqual(info["nb_read_frames"], "8")
+        XCTAssertEqual(info["width"], "128")      // ceil(96 / 64) * 2 latent columns of 32 pixels (the reference's get_noise)
+        XCTAssertEqual(info["height"], "64")
+        try assertRefused(["--num-frames", "9"], config: dcae, ["num_frames", "DC-AE", "multiple of 4"])
+    }
+
     func testCheckpointsOfTheOtherGenerationAreRefused() throws {
         // A 1.x STDiT checkpoint as the MMDiT, and the MMDiT given to a 1.x config.
         try assertRefused([], config: try config([("v2_mmdit/mmdit.weights.safetensors", "stdit3.weights.safetensors")]),
