@@ -144,7 +144,7 @@ extension VideoGenerator {
         if jobs.isEmpty { return [] }
         let plan = try OpenSora2Plan(config: config, promptCount: prompts.count, decoded: decodedReferenceVideos)
         conditioningInputs = plan.references.flatMap { $0 } + [plan.clipPath, plan.clipVocabulary]
-        try checkMemoryOpenSora2(plan)
+        try checkMemoryOpenSora2(plan, videos: jobs.count)
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
                                    : []
         let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
@@ -220,12 +220,12 @@ extension VideoGenerator {
     }
 
     /// Refuses a run whose estimated peak exceeds 90% of the machine's memory, before anything loads.
-    func checkMemoryOpenSora2(_ plan: OpenSora2Plan) throws {
+    func checkMemoryOpenSora2(_ plan: OpenSora2Plan, videos: Int) throws {
         guard let total = MemoryEstimate.physicalMemoryBytes else { return }
         let te = config.textEncoder, g = plan.geometry
         let estimate = OpenSora2MemoryEstimate(
             mmdit: plan.mmdit, mmditBytesPerParameter: plan.mmditBytesPerParameter, batch: config.batchSize,
-            videos: max(1, config.numSample) * max(1, plan.references.count), latent: g.latentShape, patch: g.patchSize,
+            videos: videos, latent: g.latentShape, patch: g.patchSize,
             frames: [config.numFrames, g.height, g.width], textLength: te.modelMaxLength,
             t5: (MemoryEstimate.bytesOnDisk(plan.t5Path), te.numLayers, te.dModel, te.dFF, te.numHeads),
             vae: (MemoryEstimate.bytesOnDisk(plan.vaePath), plan.vaeWidest, plan.vaeTile.pixels, plan.vaeTile.frames))

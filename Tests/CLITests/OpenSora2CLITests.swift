@@ -109,6 +109,11 @@ final class OpenSora2CLITests: XCTestCase {
         try assertRefused(["--num-frames", "2s"], ["num_frames", "4k+1"])
     }
 
+    func testWhatCannotFitIsRefusedBeforeLoading() throws {
+        // 4096 x 4096, 1001 frames: the decoded frames alone are 200 GB.
+        try assertRefused(["--image-size", "4096", "4096", "--num-frames", "1001"], ["needs about", "GiB", "denoise", "decode", "lower num_frames"])
+    }
+
     func testMissingCLIPVocabularyIsRefused() throws {
         try assertRefused([], config: try config([("bpe_simple_vocab_16e6.txt.gz", "no_such_vocab.txt.gz")]),
                           ["model.clip.vocabulary", "no_such_vocab.txt.gz"])
