@@ -19,6 +19,15 @@ transformers 4.x installed (bench/reference_standins.py: xformers' block-diagona
 SDPA per sample, timm's Mlp and DropPath, empty mmengine/colossalai; the stand-in model matches
 the golden stdit3 case's output to 3.6e-7).
 
+mmdit-v2 / mmdit-v2-int8: Open-Sora 2.0's MMDiT at the real width with --blocks N double + N single
+blocks (float32, or the blocks' linears dynamic int8 in PyTorch and --quantize int8 in the engine),
+3 guidance branches, 512 T5 rows. The stand-ins add flash-attention (as SDPA) and Liger's RMSNorm and
+rotate-half RoPE; with them the checkout's MMDiTModel reproduces the golden mmdit case to 4.2e-7.
+Set TORCHDYNAMO_DISABLE=1 (timestep_embedding is wrapped in torch.compile).
+
+    TORCHDYNAMO_DISABLE=1 python3 bench/compare_pytorch.py --opensora ~/src/Open-Sora-main --standins \
+        --threads 2 --workloads mmdit-v2 mmdit-v2-int8 --latent 9,32,32 --blocks 1
+
 hunyuan-vae-decode: Open-Sora 2.0's HunyuanVideo VAE decode (branch main checkout; with --standins
 it needs torch, einops and diffusers 0.31: colossalai, mmengine and the checkpoint loader are stood in
 for), random weights of the real shapes, spatial + temporal tiling in both.
@@ -159,6 +168,46 @@ def torch_hunyuan_decode(latent, threads):
         return time.time() - t0, time.process_time() - c0
 
 
+def mmdit_workload(a, quantize):
+    """Open-Sora 2.0's MMDiT (branch main, --standins) with the 256px config's real widths and N double
+    + N single blocks (--blocks), random weights, float32 (PyTorch's CPU path; the engine holds bf16
+    weights and computes in float32), 3 guidance branches in one batch, 512 T5 rows; against the
+    engine's `bench --component mmdit-v2 --blocks N`, both timing the same N + N blocks and embedders.
+    With quantize, the blocks' nn.Linear layers run PyTorch's dynamic int8 (quantize_dynamic, FBGEMM)
+    and the engine runs --quantize int8."""
+    import torch
+    from opensora.models.mmdit.model import MMDiTModel, MMDiTConfig
+    torch.set_num_threads(a.threads)
+    t, h, w = (int(v) for v in a.latent.replace(",", "x").split("x"))
+    blocks = a.blocks
+    extra = ["--blocks", str(blocks), "--sgemm-window", "1"] + (["--quantize", "int8"] if quantize else [])
+    eng = engine_run(a.engine, "mmdit-v2", a.latent, a.threads, extra)
+    cfg = MMDiTConfig(from_pretrained=None, cache_dir=None, in_channels=64, vec_in_dim=768, context_in_dim=4096,
+                      hidden_size=3072, mlp_ratio=4.0, num_heads=24, depth=blocks, depth_single_blocks=blocks,
+                      axes_dim=[16, 56, 56], theta=10_000, qkv_bias=True, guidance_embed=False, cond_embed=True,
+                      fused_qkv=False, use_liger_rope=True)
+    model = MMDiTModel(cfg).eval()
+    if quantize:
+        for blocks_list in (model.double_blocks, model.single_blocks):
+            torch.ao.quantization.quantize_dynamic(blocks_list, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    b, gh, gw = 3, h // 2, w // 2
+    ids = torch.stack(torch.meshgrid(torch.arange(t), torch.arange(gh), torch.arange(gw), indexing="ij"), -1).reshape(1, -1, 3)
+    n = ids.shape[1]
+    kw = dict(img=torch.randn(b, n, 64), img_ids=ids.expand(b, -1, -1).float(), txt=torch.randn(b, 512, 4096) * 0.2,
+              txt_ids=torch.zeros(b, 512, 3), timesteps=torch.full((b,), 0.9), y_vec=torch.randn(b, 768) * 0.5,
+              cond=torch.randn(b, n, model.cond_in.in_features) * 0.5)
+    with torch.no_grad():
+        t0, c0 = time.time(), time.process_time()
+        model(**kw)
+        pt, pt_cpu = time.time() - t0, time.process_time() - c0
+    print(json.dumps({"workload": "mmdit-v2" + ("-int8" if quantize else ""), "latent": a.latent, "blocks": [blocks, blocks],
+                      "threads": a.threads, "engine_seconds": eng["seconds_run"], "pytorch_seconds": pt, "speedup": pt / eng["seconds_run"],
+                      "engine_cpu_seconds": eng["cpu_seconds_run"], "pytorch_cpu_seconds": pt_cpu,
+                      "cpu_speedup": pt_cpu / eng["cpu_seconds_run"], "engine_peak_rss_bytes": eng["peak_rss_bytes"],
+                      "pytorch_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      "engine_full_model_seconds_extrapolated": eng.get("full_model_seconds_extrapolated")}))
+
+
 def torch_dit_xl2(latent, threads, batch):
     """DiT-XL/2 (hidden 1152, depth 28, 16 heads, patch 2, 1000 classes + null, learn_sigma) on
     the guidance batch of `batch` images: adaLN-Zero blocks, tanh-GELU MLP, SDPA attention."""
@@ -261,6 +310,7 @@ def main():
     p.add_argument("--latent", default="15x18x32")
     p.add_argument("--workloads", nargs="+", default=["stdit3-xl2", "vae-v1.2-decode"])
     p.add_argument("--batch", type=int, default=8, help="dit-xl2: images (the model runs on twice as many rows)")
+    p.add_argument("--blocks", type=int, default=2, help="mmdit-v2: double and single blocks built at the real width (default 2 + 2)")
     p.add_argument("--baseline-engine", help="attention: an older engine binary timed on the same shapes in this command")
     p.add_argument("--repeat", type=int, default=5, help="attention: calls per shape and round (best is kept)")
     p.add_argument("--rounds", type=int, default=3, help="attention: interleaved rounds per shape (best is kept)")
@@ -271,9 +321,9 @@ def main():
         if a.standins:
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
             import reference_standins
-            v2 = [wl for wl in a.workloads if wl == "hunyuan-vae-decode"]
+            v2 = [wl for wl in a.workloads if wl in ("hunyuan-vae-decode", "mmdit-v2", "mmdit-v2-int8")]
             if v2 and len(v2) != len(needs_checkout):
-                p.error("hunyuan-vae-decode needs an Open-Sora 2.0 checkout, the other workloads v1.2.0: run them separately")
+                p.error("hunyuan-vae-decode and mmdit-v2 need an Open-Sora 2.0 checkout, the other workloads v1.2.0: run them separately")
             (reference_standins.install_v2 if v2 else reference_standins.install)(a.opensora)
     elif needs_checkout:
         p.error("--opensora is needed for " + ", ".join(needs_checkout))
@@ -289,6 +339,9 @@ def main():
             continue
         if wl == "int8-linear":
             int8_linears(a.engine, latent, a.threads)
+            continue
+        if wl in ("mmdit-v2", "mmdit-v2-int8"):
+            mmdit_workload(a, quantize=wl.endswith("-int8"))
             continue
         extra = ("--batch", str(a.batch)) if wl == "dit-xl2" else ("--quantize", "int8") if wl == "stdit3-xl2-int8" else ()
         eng = engine_run(a.engine, wl.replace("-int8", ""), a.latent, a.threads, extra)

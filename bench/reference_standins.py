@@ -109,3 +109,38 @@ def install_v2(checkout):
         _module(pkg, __path__=[os.path.join(root, sub)])
     _module("opensora.registry", MODELS=_Registry())
     _module("opensora.utils.ckpt", load_checkpoint=None)   # only called to load real weights
+    _module("opensora.models.mmdit", __path__=[os.path.join(root, "models/mmdit")])
+    _mmdit_kernels()
+
+
+def _mmdit_kernels():
+    """The MMDiT's GPU kernels as the plain PyTorch they compute: flash-attention (softmax(q k^T /
+    sqrt(D)) v, [B, L, H, D] layout) as scaled_dot_product_attention, Liger's RMSNorm
+    (x / sqrt(mean(x^2) + eps) * scale) and Liger's rotate-half RoPE (q cos + rotate_half(q) sin,
+    cos/sin [B, L, D] shared by the heads)."""
+    import torch
+    import torch.nn.functional as F
+
+    def flash_attn_func(q, k, v, *args, **kwargs):
+        return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)
+
+    class LigerRMSNormFunction:
+        @staticmethod
+        def apply(x, scale, eps, offset=0.0, casting_mode="llama", in_place=False):
+            xf = x.float()
+            return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype) * (scale + offset)
+
+    class LigerRopeFunction:
+        @staticmethod
+        def apply(q, k, cos, sin):
+            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)          # [B, 1, L, D] over q, k [B, H, L, D]
+
+            def rotate(x):
+                half = x.shape[-1] // 2
+                return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+            return q * cos + rotate(q) * sin, k * cos + rotate(k) * sin
+
+    _module("flash_attn", flash_attn_func=flash_attn_func)
+    _module("liger_kernel"); _module("liger_kernel.ops")
+    _module("liger_kernel.ops.rms_norm", LigerRMSNormFunction=LigerRMSNormFunction)
+    _module("liger_kernel.ops.rope", LigerRopeFunction=LigerRopeFunction)
