@@ -210,4 +210,13 @@ private let referenceKeyHints: [String: String] = [
     "multi_resolution": "implied by the denoiser type: leave it out",
     "cache_dir": "models are found by local path or in the Hugging Face cache: leave it out",
     "local_files_only": "models are always loaded locally: leave it out",
+    // Open-Sora 2.0's names (configs/diffusion/inference/256px.py).
+    "sampling_option": "Open-Sora 2.0's sampling options are scheduler (type v2: num_sampling_steps, guidance, guidance_img, text_osci, image_osci, scale_temporal_osci, shift, flow_shift) and the top-level resolution, aspect_ratio, num_frames, seed",
+    "num_steps": "it is scheduler.num_sampling_steps here",
+    "fps_save": "it is save_fps here",
+    "ae": "it is model.vae here (type hunyuan_vae or dc_ae)",
+    "t5": "it is model.text_encoder here",
+    "guidance_embed": "a Flux-dev setting: Open-Sora 2.0's MMDiT has none; leave it out",
+    "fused_qkv": "read off the checkpoint: leave it out",
+    "use_liger_rope": "a GPU kernel switch (the RoPE is rotate-half either way): leave it out",
 ]

@@ -61,6 +61,12 @@ final class OpenSora2ConfigTests: XCTestCase {
         assertConfigError("scheduler:\n  guidance: 7\n", "guidance", "applies only to v2")
     }
 
+    func testTheReferencesPythonNamesGetHints() {
+        assertConfigError("sampling_option:\n  num_steps: 5\n", "sampling_option", "scheduler (type v2")
+        assertConfigError(v2 + "fps_save: 16\n", "fps_save", "save_fps")
+        assertConfigError("scheduler:\n  type: v2\n  num_steps: 5\n", "num_steps", "num_sampling_steps")
+    }
+
     func testFamiliesMustMatch() {
         assertConfigError(v2.replacingOccurrences(of: "  type: v2\n", with: "  type: rflow\n"), "scheduler.type", "use v2")
         assertConfigError(v2.replacingOccurrences(of: "type: hunyuan_vae", with: "type: opensora-vae-v1.2"), "model.vae.type", "hunyuan_vae or dc_ae")
