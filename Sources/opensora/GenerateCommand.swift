@@ -121,6 +121,9 @@ struct GenerateCommand: ParsableCommand {
                 Runtime.setThreads(threads)
             }
             var cfg = try loadConfig()
+            if cfg.denoiser.type.isOpenSora2, let image {
+                throw CLIError("--image \(image): Open-Sora 1.x's image-to-video; with an Open-Sora 2.0 config use --cond-type i2v_head --ref \(image)")
+            }
             try cfg.apply(overrides: try overrides())
             if printConfig {
                 print(cfg.yamlText(), terminator: "")

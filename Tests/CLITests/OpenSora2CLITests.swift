@@ -141,7 +141,7 @@ final class OpenSora2CLITests: XCTestCase {
         try assertRefused(["--aes", "6"], ["aes", "Open-Sora 1.x"])
         try assertRefused(["--cfg-scale", "4"], ["scheduler.cfg_scale", "not v2"])
         try assertRefused(["--cache", "teacache"], ["cache", "Open-Sora 1.x"])
-        try assertRefused(["--image", "Tests/Fixtures/images/pattern_37x23.png"], ["Open-Sora 1.x"])
+        try assertRefused(["--image", "Tests/Fixtures/images/pattern_37x23.png"], ["--image", "Open-Sora 1.x", "--cond-type i2v_head --ref"])
         let r = try runCLI(["generate", "--config", "configs/tiny.yaml", "--quiet", "--cond-type", "i2v_head", "--output", dir + "/x.mp4"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("cond_type: applies only to Open-Sora 2.0"), r.stderr)
