@@ -58,9 +58,18 @@ public struct LatentFile {
         }
         let config = try GenerationConfig.parse(yaml: yaml, source: "\(path) (metadata 'config')")
         let latent = try file.tensor("latent")
-        let expected = [config.vae.latentChannels] + config.latentSize
-        guard latent.shape == expected else {
-            throw PipelineError("\(path): latent has shape \(latent.shape), its config decodes \(expected)")
+        if config.denoiser.type.isOpenSora2 {
+            // Open-Sora 2.0's channels and spatial size are the checkpoints' (the VAE checks them); the
+            // config gives the latent frames: (frames - 1) // 4 + 1.
+            let frames = (config.numFrames - 1) / 4 + 1
+            guard latent.rank == 4, latent.shape[1] == frames else {
+                throw PipelineError("\(path): latent has shape \(latent.shape), its config (num_frames \(config.numFrames)) decodes [C, \(frames), h, w]")
+            }
+        } else {
+            let expected = [config.vae.latentChannels] + config.latentSize
+            guard latent.shape == expected else {
+                throw PipelineError("\(path): latent has shape \(latent.shape), its config decodes \(expected)")
+            }
         }
         return LatentFile(latent: latent, config: config, metadata: file.metadata)
     }

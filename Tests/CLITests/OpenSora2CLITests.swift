@@ -71,6 +71,16 @@ final class OpenSora2CLITests: XCTestCase {
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: other)), files[1])
     }
 
+    /// Scale-out works as for 1.x: a shard makes its videos, a saved latent decodes to the same bytes.
+    func testShardAndSavedLatentDecodeToTheSameBytes() throws {
+        let r = try generate(["--prompt", "a boat", "--prompt", "a cat", "--shard", "1/2", "--save-latents", "--num-sampling-steps", "3", "--output", dir + "/"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(listing(dir).filter { !$0.hasPrefix(".") }, ["sample_0001.latent.safetensors", "sample_0001.mp4"])
+        let d = try runCLI(["decode", dir + "/sample_0001.latent.safetensors", "--output", dir + "/decoded.mp4"])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/decoded.mp4")), try Data(contentsOf: URL(fileURLWithPath: dir + "/sample_0001.mp4")))
+    }
+
     func testImageToVideoRunsFromAPicture() throws {
         let out = dir + "/i2v.mp4"
         let r = try generate(["--cond-type", "i2v_head", "--ref", "Tests/Fixtures/images/pattern_37x23.png", "--num-sampling-steps", "2", "--output", out])
