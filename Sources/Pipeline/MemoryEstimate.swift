@@ -88,7 +88,7 @@ extension MemoryEstimate {
 /// Text: T5-XXL memory-mapped and released layer by layer (about two layers resident) with its
 /// activations. Denoise: the MMDiT memory-mapped and released block by block (the largest block
 /// resident, plus float32 copies of its two largest weights per GEMM) and the three guidance
-/// branches' activations (`MMDiTConfig.activationBytes`). Decode: the VAE's weights, one tile of
+/// branches' activations (`MMDiTConfig.activationBytes`; `branchesPerForward` of them at once). Decode: the VAE's weights, one tile of
 /// feature maps at the widest decoder level (about four live tensors) and the decoded frames.
 public struct OpenSora2MemoryEstimate: Sendable, CustomStringConvertible {
     public let textBytes: Double, denoiseBytes: Double, decodeBytes: Double
@@ -97,7 +97,7 @@ public struct OpenSora2MemoryEstimate: Sendable, CustomStringConvertible {
     /// - Parameters:
     ///   - mmditBytesPerParameter: 2 for bf16, 4 for float32, about 1 for int8.
     ///   - latent: [C, T, h, w] of one video; frames: [T, H, W] decoded.
-    public init(mmdit m: MMDiTConfig, mmditBytesPerParameter: Double, batch: Int, videos: Int, latent: [Int], patch p: Int,
+    public init(mmdit m: MMDiTConfig, mmditBytesPerParameter: Double, batch: Int, branchesPerForward: Int = 3, videos: Int, latent: [Int], patch p: Int,
                 frames: [Int], textLength l: Int, t5: (bytes: Double, layers: Int, width: Int, ffn: Int, heads: Int),
                 vae: (bytes: Double, widest: Int, tilePixels: Int, tileFrames: Int)) {
         let b = Double(max(1, batch)), videos = Double(max(1, videos))
@@ -115,7 +115,7 @@ public struct OpenSora2MemoryEstimate: Sendable, CustomStringConvertible {
         let block = Double(max(double.reduce(0, +), single.reduce(0, +)) + outside.reduce(0, +)) * mmditBytesPerParameter
         let scratch = Double((double + single).sorted().suffix(2).reduce(0, +)) * 4
         let tokens = latent[1] * (latent[2] / p) * (latent[3] / p)
-        denoiseBytes = block + scratch + m.activationBytes(batch: 3 * max(1, batch), imageTokens: tokens, textTokens: l) + held
+        denoiseBytes = block + scratch + m.activationBytes(batch: min(3, max(1, branchesPerForward)) * max(1, batch), imageTokens: tokens, textTokens: l) + held
         let tile = Double(vae.tileFrames * vae.tilePixels * vae.widest) * 4 * 4
         decodeBytes = vae.bytes + tile + b * 3 * Double(frames.reduce(1, *)) * 4 * 2 + held
     }

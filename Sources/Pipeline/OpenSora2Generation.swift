@@ -225,6 +225,7 @@ extension VideoGenerator {
         let te = config.textEncoder, g = plan.geometry
         let estimate = OpenSora2MemoryEstimate(
             mmdit: plan.mmdit, mmditBytesPerParameter: plan.mmditBytesPerParameter, batch: config.batchSize,
+            branchesPerForward: config.denoiser.branchesPerForward,
             videos: videos, latent: g.latentShape, patch: g.patchSize,
             frames: [config.numFrames, g.height, g.width], textLength: te.modelMaxLength,
             t5: (MemoryEstimate.bytesOnDisk(plan.t5Path), te.numLayers, te.dModel, te.dFF, te.numHeads),

@@ -82,6 +82,8 @@ final class OpenSora2ConfigTests: XCTestCase {
         assertConfigError(v2 + "cond_type: i2v_head\n", "cond_type", "--ref")
         assertConfigError(v2 + "ref: a.png\n", "ref", "t2v")
         assertConfigError(v2 + "motion_score: 500\n", "motion_score")
+        assertConfigError(v2.replacingOccurrences(of: "    type: mmdit\n", with: "    type: mmdit\n    branches_per_forward: 4\n"), "branches_per_forward")
+        assertConfigError("model:\n  denoiser:\n    branches_per_forward: 1\n", "branches_per_forward", "applies only to mmdit")
     }
 
     func testSizesAreTheReferencesGetImageSize() {

@@ -34,8 +34,13 @@ public struct V2TextConditioning: Sendable {
 
 public struct MMDiTDenoiser: Sendable {
     public let model: MMDiT
+    /// Guidance branches per forward (1 ... 3): fewer hold fewer activations at once.
+    public var branchesPerForward = 3
 
-    public init(model: MMDiT) { self.model = model }
+    public init(model: MMDiT, branchesPerForward: Int = 3) {
+        self.model = model
+        self.branchesPerForward = max(1, branchesPerForward)
+    }
 
     /// The configured checkpoint: memory-mapped, converted per GEMM (`dtype` keeps float32 files in
     /// bf16 / fp16 as the reference casts them), int8 linears with `quantize: int8`.
@@ -44,6 +49,7 @@ public struct MMDiTDenoiser: Sendable {
         let file = try Checkpoint.open(path)
         let store = config.quantize == .int8 ? file : HalfPrecision.store(file, dtype: config.dtype)
         model = try MMDiT(weights: store, positional: config.denoiser.positional, quantization: config.quantize)
+        branchesPerForward = config.denoiser.branchesPerForward
     }
 
     /// The sampler's model for one batch.
@@ -62,16 +68,25 @@ public struct MMDiTDenoiser: Sendable {
         let cond = try Packing.condition(mask: condition.masks, maskedReference: condition.maskedReference, patchSize: p)
         let noCond = Tensor(repeating: 0, shape: cond.shape)
         let rows = { (all: Tensor, branch: V2Branch) in all.slice((branch.rawValue * b)..<((branch.rawValue + 1) * b)) }
-        return { x, t, branches in
-            // x: [B, C, T, H, W] -> each branch's rows: text [prompts | "" | ""], cond [cond | cond | zeros].
+        /// One forward over some branches. x: [B, C, T, H, W] -> packed img and velocity [k·B, N, C p²]
+        func forward(_ x: Tensor, _ t: Float, _ branches: [V2Branch]) throws -> (img: Tensor, out: Tensor) {
+            // Each branch's rows: text [prompts | "" | ""], cond [cond | cond | zeros].
             let z = concat([Tensor](repeating: x, count: branches.count), axis: 0)
             let prepared = try Packing.prepareIds(latent: z, t5: concat(branches.map { rows(text.txt, $0) }, axis: 0),
                                                   clip: concat(branches.map { rows(text.yVec, $0) }, axis: 0), patchSize: p)
             let input = MMDiTInput(img: prepared.img, imgIds: prepared.imgIds, txt: prepared.txt, txtIds: prepared.txtIds,
                                    timesteps: [Float](repeating: t, count: z.shape[0]), yVec: prepared.yVec,
                                    cond: model.config.condEmbed ? concat(branches.map { $0 == .unconditional ? noCond : cond }, axis: 0) : nil)
-            let out = try model(input)                                        // [branches·B, N, C p²]
-            try observe?(prepared.img, out)
+            return (prepared.img, try model(input))
+        }
+        let perForward = branchesPerForward
+        return { x, t, branches in
+            let parts = try stride(from: 0, to: branches.count, by: perForward).map {
+                try forward(x, t, Array(branches[$0..<min($0 + perForward, branches.count)]))
+            }
+            let img = parts.count == 1 ? parts[0].img : concat(parts.map(\.img), axis: 0)
+            let out = parts.count == 1 ? parts[0].out : concat(parts.map(\.out), axis: 0)    // [branches·B, N, C p²]
+            try observe?(img, out)
             return try Packing.unpack(out, grid: try Packing.grid(latent: x.shape, patchSize: p), patchSize: p)
         }
     }
