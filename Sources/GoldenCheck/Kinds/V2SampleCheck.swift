@@ -110,19 +110,18 @@ enum V2SampleCheck {
         let tolerance = c.tolerance(for: "final")
         let b = s.noise.shape[0]
         var checks: [OutputCheck] = []
-        var forwards = 0, step = 0, branchesAsked: [V2Branch] = []
-        // The pipeline's own model adapter; each forward's packed input and output are compared with the recording.
-        let forward = try model.denoiser(text: V2TextConditioning(txt: text.txt, yVec: text.yVec), condition: s.condition) { img, out in
+        var forwards = 0, step = 0
+        // The pipeline's own model adapter; each step's packed input and output are compared with the recording.
+        let forward = try model.denoiser(text: V2TextConditioning(txt: text.txt, yVec: text.yVec), condition: s.condition) { branches, img, out in
             if SamplerCaseFields.has(c, "step\(step).out") {
                 let recorded = try c.tensor("step\(step).out")                       // [3B, N, C p²], branch-major
                 checks.append(OutputCheck(name: "step\(step).img\(tag)", got: img.slice(0..<b), expected: try c.tensor("step\(step).img"), tolerance: tolerance))
                 checks.append(OutputCheck(name: "step\(step).out\(tag)", got: out,
-                                          expected: concat(branchesAsked.map { recorded.slice(($0.rawValue * b)..<(($0.rawValue + 1) * b)) }, axis: 0),
+                                          expected: concat(branches.map { recorded.slice(($0.rawValue * b)..<(($0.rawValue + 1) * b)) }, axis: 0),
                                           tolerance: tolerance))
             }
         }
         let denoiser: V2Denoiser = { x, t, branches in
-            branchesAsked = branches
             let v = try forward(x, t, branches)
             forwards += branches.count
             step += 1

@@ -56,10 +56,10 @@ public struct MMDiTDenoiser: Sendable {
     /// - Parameters:
     ///   - text: the batch's text rows (B prompts).
     ///   - condition: the batch's image condition (V2Condition over [B, C, T, H, W]).
-    ///   - observe: called after each forward with the packed latent rows the model saw
-    ///     [branches·B, N, C p²] and its output [branches·B, N, C p²] (the golden check compares them).
+    ///   - observe: called after each step's forwards with the branches, the packed latent rows the
+    ///     model saw [branches·B, N, C p²] and its output [branches·B, N, C p²] (the golden check compares them).
     public func denoiser(text: V2TextConditioning, condition: V2Condition,
-                         observe: ((_ img: Tensor, _ out: Tensor) throws -> Void)? = nil) throws -> V2Denoiser {
+                         observe: ((_ branches: [V2Branch], _ img: Tensor, _ out: Tensor) throws -> Void)? = nil) throws -> V2Denoiser {
         let model = self.model, p = model.config.patchSize
         let b = condition.masks.shape[0]
         guard text.txt.rank == 3, text.txt.shape[0] == 3 * b, text.yVec.rank == 2, text.yVec.shape[0] == 3 * b else {
@@ -86,7 +86,7 @@ public struct MMDiTDenoiser: Sendable {
             }
             let img = parts.count == 1 ? parts[0].img : concat(parts.map(\.img), axis: 0)
             let out = parts.count == 1 ? parts[0].out : concat(parts.map(\.out), axis: 0)    // [branches·B, N, C p²]
-            try observe?(img, out)
+            try observe?(branches, img, out)
             return try Packing.unpack(out, grid: try Packing.grid(latent: x.shape, patchSize: p), patchSize: p)
         }
     }
