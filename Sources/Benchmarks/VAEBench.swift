@@ -106,14 +106,7 @@ var runtimeJSONFields: String {
 }
 
 /// VmHWM (peak resident set) of this process, from /proc/self/status; 0 where unavailable.
-func peakRSSBytes() -> Int {
-    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
-        return kb * 1024
-    }
-    return 0
-}
+func peakRSSBytes() -> Int { ResourceUsage.peakRSSBytes() }
 
 extension VAEBench {
     /// `--component conv --shape N,C,O,T,H,W,kt`: one 3x3 (kt x 3 x 3 causal) convolution with

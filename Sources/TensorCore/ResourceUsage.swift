@@ -19,6 +19,12 @@ public enum ResourceUsage {
 
     private static func procStatusKB(_ key: String) -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        return kilobytes(key, inStatus: s)
+    }
+
+    /// The kB figure of `key` in a /proc status text. The kernel pads the number to 8 columns, so
+    /// below 10 GB a tab and spaces precede it and from 10 GB on only the tab.
+    static func kilobytes(_ key: String, inStatus s: String) -> Int {
         for line in s.split(separator: "\n") where line.hasPrefix(key) {
             return Int(line.dropFirst(key.count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "0") ?? 0
         }
