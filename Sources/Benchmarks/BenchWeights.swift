@@ -26,11 +26,14 @@ enum BenchManifest {
     /// Random bf16 tensors of a manifest's shapes written to one safetensors file.
     static func writeRandom(_ file: String, to path: String, seed: UInt64) throws {
         FileHandle.standardError.write(Data("writing random bf16 \(file) to \(path)\n".utf8))
-        let store = try RandomBF16Store(shapes: try shapes(file), seed: seed)
-        try SafetensorsWriter().write(store.names.map { name in
-            SafetensorsWriter.Item(name: name, dtype: .bf16, shape: store.info(name)!.shape) {
-                let w = try store.weight(name)
-                return Data(bytes: w.raw, count: w.count * 2)
+        // One tensor in memory at a time (the 11B MMDiT is 23.8 GB), each the same bytes as
+        // RandomBF16Store makes for it.
+        let list = try shapes(file)
+        try SafetensorsWriter().write(list.enumerated().map { i, entry in
+            SafetensorsWriter.Item(name: entry.0, dtype: .bf16, shape: entry.1) {
+                let n = entry.1.reduce(1, *)
+                let buffer = RandomBF16Store.tensor(name: entry.0, shape: entry.1, seed: seed &+ UInt64(i))
+                return Data(bytes: buffer.raw, count: 2 * n)
             }
         }, to: path)
     }
@@ -86,23 +89,29 @@ final class RandomBF16Store: WeightStore, @unchecked Sendable {
 
     init(shapes: [(String, [Int])], seed: UInt64) throws {
         for (i, (name, shape)) in shapes.enumerated() {
-            let n = shape.reduce(1, *)
-            let buffer = Buffer(bytes: 2 * n)
-            if name.hasSuffix("rope.freqs") {
-                let d = 2 * n
-                let p = buffer.raw.bindMemory(to: UInt16.self, capacity: n)
-                for j in 0..<n { p[j] = floatToBF16(1 / Float(pow(10000, Double(2 * j) / Double(d)))) }
-            } else if name.hasSuffix("_norm.weight") {
-                fillUniform(buffer.raw, count: min(n, Self.period), seed: seed &+ UInt64(i), scale: 0.1) { floatToBF16(1 + $0) }
-                Self.repeatPrefix(buffer.raw, count: n)
-            } else {
-                let fanIn = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : 0
-                let scale: Float = fanIn > 0 ? (3 / Float(fanIn)).squareRoot() : 0.05
-                fillUniform(buffer.raw, count: min(n, Self.period), seed: seed &+ UInt64(i), scale: scale) { floatToBF16($0) }
-                Self.repeatPrefix(buffer.raw, count: n)
-            }
-            tensors[name] = (TensorInfo(name: name, dtype: .bf16, shape: shape), buffer)
+            tensors[name] = (TensorInfo(name: name, dtype: .bf16, shape: shape),
+                             Self.tensor(name: name, shape: shape, seed: seed &+ UInt64(i)))
         }
+    }
+
+    /// One tensor's random bf16 values (the `i`-th of a list gets seed + i).
+    static func tensor(name: String, shape: [Int], seed: UInt64) -> Buffer {
+        let n = shape.reduce(1, *)
+        let buffer = Buffer(bytes: 2 * n)
+        if name.hasSuffix("rope.freqs") {
+            let d = 2 * n
+            let p = buffer.raw.bindMemory(to: UInt16.self, capacity: n)
+            for j in 0..<n { p[j] = floatToBF16(1 / Float(pow(10000, Double(2 * j) / Double(d)))) }
+        } else if name.hasSuffix("_norm.weight") {
+            fillUniform(buffer.raw, count: min(n, period), seed: seed, scale: 0.1) { floatToBF16(1 + $0) }
+            repeatPrefix(buffer.raw, count: n)
+        } else {
+            let fanIn = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : 0
+            let scale: Float = fanIn > 0 ? (3 / Float(fanIn)).squareRoot() : 0.05
+            fillUniform(buffer.raw, count: min(n, period), seed: seed, scale: scale) { floatToBF16($0) }
+            repeatPrefix(buffer.raw, count: n)
+        }
+        return buffer
     }
 
     /// Copies the first `period` bf16 values over the rest of the `count`.

@@ -8,7 +8,7 @@ import T5
 import Weights
 
 public struct Benchmark {
-    static let components = ["sgemm", "pipeline-v1.2", "pipeline-v1.1", "stdit3-xl2", "stdit2-xl2", "stdit-xl2",
+    static let components = ["sgemm"] + PipelineBench.allCases.map(\.rawValue) + ["stdit3-xl2", "stdit2-xl2", "stdit-xl2",
                              "vae-v1.2-decode", "t5-xxl", "vae-v1.2-numerics", "conv", "attention", "dit-xl2",
                              "hunyuan-vae-decode", "dc-ae-decode",
                              "mmdit-v2", "int8-gemm"]

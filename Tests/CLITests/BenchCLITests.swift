@@ -106,9 +106,24 @@ final class BenchCLITests: XCTestCase {
         XCTAssertEqual(scratch(), before)
     }
 
+    /// pipeline-v2 (the 11B MMDiT, 35 GB of random weights) checks its latent and
+    /// configs/opensora-v2.0-256px.yaml before writing anything.
+    func testPipelineV2ArgumentsCheckedFirst() throws {
+        let scratch = { listing(NSTemporaryDirectory()).filter { $0.hasPrefix("opensora-pipeline-bench-") } }
+        let before = scratch()
+        XCTAssertTrue(try benchError(["--component", "pipeline-v2", "--latent", "9x31x32"])
+            .contains("--latent for pipeline-v2 needs an even height and width"))
+        // The v2 pipeline has no step cache: the config refuses the key, as `generate --cache` does.
+        XCTAssertTrue(try benchError(["--component", "pipeline-v2", "--latent", "9x32x32", "--cache", "pab"])
+            .contains("cache"))
+        XCTAssertTrue(try benchError(["--component", "pipeline-v2", "--latent", "9x32x32", "--steps", "0"])
+            .contains("--steps must be at least 1, got 0"))
+        XCTAssertEqual(scratch(), before)
+    }
+
     func testUnknownComponentListsTheNewOnes() throws {
         let e = try benchError(["--component", "stdit4-xl2"])
-        for name in ["stdit3-xl2", "stdit2-xl2", "stdit-xl2", "pipeline-v1.2", "pipeline-v1.1"] {
+        for name in ["stdit3-xl2", "stdit2-xl2", "stdit-xl2", "pipeline-v1.2", "pipeline-v1.1", "pipeline-v2"] {
             XCTAssertTrue(e.contains(name), e)
         }
         let help = try runCLI(["bench", "--help"])

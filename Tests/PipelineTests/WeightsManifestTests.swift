@@ -1,4 +1,5 @@
 import Foundation
+import CLIP
 @testable import Pipeline
 import TensorCore
 import Weights
@@ -19,10 +20,23 @@ final class WeightsManifestTests: XCTestCase {
             XCTAssertFalse(c.files.isEmpty, "\(name): no files to download")
             XCTAssertFalse(c.hfRepo.isEmpty, "\(name): no hf_repo")
         }
-        var wanted = ["t5-v1_1-xxl"]
+        var wanted = ["t5-v1_1-xxl", "clip-vit-large-patch14"]
         wanted += DenoiserType.allCases.map { WeightLocator.component(for: $0) }
         wanted += VAEType.allCases.map { WeightLocator.component(for: $0) }
         for name in wanted { XCTAssertNotNil(manifest.components[name], "weights-manifest.json has no '\(name)'") }
+    }
+
+    /// Open-Sora 2.0's pair: CLIP-L's text tower as its manifest lists it is what the engine infers
+    /// (12 layers of 768, 12 heads, 77 positions), and its pooled width is the MMDiT's vector_in.
+    func testCLIPManifestFitsTheMMDiTManifest() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let manifest = try WeightsManifest(path: root.appendingPathComponent("weights-manifest.json").path)
+        let clip = try XCTUnwrap(manifest.components["clip-vit-large-patch14"])
+        let config = try CLIPTextConfig.infer(from: ShapeOnlyStore(Dictionary(uniqueKeysWithValues: clip.tensors.map { ($0.name, $0.shape) })))
+        XCTAssertEqual([config.vocabSize, config.hidden, config.layers, config.heads, config.intermediate, config.positions],
+                       [49408, 768, 12, 12, 3072, 77])
+        let mmdit = try XCTUnwrap(manifest.components["opensora-v2-mmdit"])
+        XCTAssertEqual(mmdit.tensors.first { $0.name == "vector_in.in_layer.weight" }?.shape, [3072, config.hidden])
     }
 
     /// The published sd-vae-ft-ema file may use the legacy attention names (query, key, value,
