@@ -136,36 +136,83 @@ public func groupNormInPlace(_ x: inout Tensor, groups: Int, weight: WeightTenso
 /// `out` has x's shape; with `sharesBuffer` it is x's own buffer (written through without a copy).
 private func groupNorm(_ x: Tensor, into out: inout Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float,
                        silu: Bool, sharesBuffer: Bool = false) {
+    let affine = groupNormAffine(x, groups: groups, weight: weight, bias: bias, eps: eps)
+    let op = sharesBuffer ? UnsafeMutablePointer(mutating: x.pointer) : out.mutablePointer
+    affine.apply(from: x.pointer, to: op, count: x.count, silu: silu)
+    withExtendedLifetime(x) {}
+}
+
+/// A GroupNorm reduced to one affine map per (sample, channel), y = x * scale + shift, with the
+/// statistics taken over all of x: a caller can then normalise x a piece at a time (a range of
+/// frames) with the same numbers as `groupNorm`, which is this map applied to the whole tensor.
+public struct ChannelAffine: Sendable {
+    /// [N * C] each.
+    public let scale: [Float], shift: [Float]
+
+    /// x: [N, C, *] laid out as the tensor the statistics came from (any trailing length).
+    public func apply(_ x: inout Tensor, silu: Bool) {
+        let n = x.count
+        apply(from: x.pointer, to: x.mutablePointer, count: n, silu: silu)
+    }
+
+    /// `count` elements of [N, C, *] from `src` to `dst` (which may be `src`).
+    func apply(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int, silu: Bool) {
+        let planes = scale.count
+        precondition(planes > 0 && count % planes == 0, "ChannelAffine of \(planes) channels applied to \(count) values")
+        let spatial = count / planes
+        let sp = SendablePointer(UnsafeMutablePointer(mutating: src)), dp = SendablePointer(dst)
+        scale.withUnsafeBufferPointer { sc in
+            shift.withUnsafeBufferPointer { sh in
+                let (scp, shp) = (SendablePointer(UnsafeMutablePointer(mutating: sc.baseAddress!)),
+                                  SendablePointer(UnsafeMutablePointer(mutating: sh.baseAddress!)))
+                parallelFor(planes) { r in
+                    for plane in r {
+                        let (a, b) = (scp.p[plane], shp.p[plane])
+                        let s = sp.p + plane * spatial, d = dp.p + plane * spatial
+                        if silu {
+                            for j in 0..<spatial { let v = s[j] * a + b; d[j] = v / (1 + expApprox(-v)) }
+                        } else {
+                            for j in 0..<spatial { d[j] = s[j] * a + b }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// GroupNorm's statistics over x: [N, C, *] as a per-channel affine map (weight, bias: [C]).
+public func groupNormAffine(_ x: Tensor, groups: Int, weight: WeightTensor?, bias: WeightTensor?, eps: Float = 1e-6) -> ChannelAffine {
     precondition(x.rank >= 2, "groupNorm expects [N, C, ...], got \(x.shape)")
     let n = x.shape[0], c = x.shape[1]
     precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
     let spatial = x.count / max(n * c, 1)
     let cpg = c / groups
     let wt = weight?.toTensor(), bt = bias?.toTensor()
-    let xp = SendablePointer(x.pointer)
-    let op = SendablePointer(sharesBuffer ? UnsafeMutablePointer(mutating: x.pointer) : out.mutablePointer)
+    let xp = SendablePointer(UnsafeMutablePointer(mutating: x.pointer))
     let wp = wt.map { SendablePointer($0.pointer) }, bp = bt.map { SendablePointer($0.pointer) }
-    parallelFor(n * groups) { r in
-        for ng in r {
-            let base = ng * cpg * spatial
-            let len = cpg * spatial
-            let src = UnsafePointer(xp.p + base)
-            let mean = sumRow(src, len) / Float(len)
-            let variance = sumSquaredDeviation(src, len, mean: mean) / Float(len)
-            let inv = 1 / (variance + eps).squareRoot()
-            let g = ng % groups
-            for ci in 0..<cpg {
-                let ch = g * cpg + ci
-                let a = inv * (wp?.p[ch] ?? 1)
-                let b = (bp?.p[ch] ?? 0) - mean * a
-                let s = src + ci * spatial, d = op.p + base + ci * spatial
-                if silu {
-                    for j in 0..<spatial { let v = s[j] * a + b; d[j] = v / (1 + expApprox(-v)) }
-                } else {
-                    for j in 0..<spatial { d[j] = s[j] * a + b }
+    var scale = [Float](repeating: 0, count: n * c), shift = [Float](repeating: 0, count: n * c)
+    scale.withUnsafeMutableBufferPointer { sc in
+        shift.withUnsafeMutableBufferPointer { sh in
+            let (scp, shp) = (SendablePointer(sc.baseAddress!), SendablePointer(sh.baseAddress!))
+            parallelFor(n * groups) { r in
+                for ng in r {
+                    let len = cpg * spatial
+                    let src = UnsafePointer(xp.p + ng * len)
+                    let mean = sumRow(src, len) / Float(len)
+                    let variance = sumSquaredDeviation(src, len, mean: mean) / Float(len)
+                    let inv = 1 / (variance + eps).squareRoot()
+                    let g = ng % groups
+                    for ci in 0..<cpg {
+                        let ch = g * cpg + ci
+                        let a = inv * (wp?.p[ch] ?? 1)
+                        scp.p[ng * cpg + ci] = a
+                        shp.p[ng * cpg + ci] = (bp?.p[ch] ?? 0) - mean * a
+                    }
                 }
             }
         }
     }
     withExtendedLifetime((x, wt, bt)) {}
+    return ChannelAffine(scale: scale, shift: shift)
 }

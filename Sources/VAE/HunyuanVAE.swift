@@ -127,19 +127,28 @@ private func causalReplicateConv(_ store: WeightStore, _ name: String, in i: Int
              replicate: true)
 }
 
+/// Frames after `upsampleCausal`: every frame but the first doubled with `time` (T -> 2T - 1).
+func upsampledFrames(_ t: Int, time: Bool) -> Int { time && t > 1 ? 2 * t - 1 : t }
+
 /// Nearest 2x upsampling in H, W, and with `time` in T for every frame but the first
-/// (T -> 2T - 1). x: [B, C, T, H, W].
-func upsampleCausal(_ x: Tensor, time: Bool) -> Tensor {
-    let up = upsampleNearest(x, scaleH: 2, scaleW: 2)
-    guard time, x.shape[2] > 1 else { return up }
-    let (planes, t, hw) = (x.shape[0] * x.shape[1], x.shape[2], up.shape[3] * up.shape[4])
-    let to = 2 * t - 1
-    var out = Tensor(uninitialized: [x.shape[0], x.shape[1], to, up.shape[3], up.shape[4]])
-    let src = up.pointer, dst = out.mutablePointer
-    for p in 0..<planes {
-        for ot in 0..<to {
-            let it = ot == 0 ? 0 : (ot - 1) / 2 + 1
-            (dst + (p * to + ot) * hw).update(from: src + (p * t + it) * hw, count: hw)
+/// (T -> 2T - 1); `frames`: only those output frames. x: [B, C, T, H, W] -> [B, C, T', 2H, 2W].
+func upsampleCausal(_ x: Tensor, time: Bool, frames range: Range<Int>? = nil) -> Tensor {
+    let (planes, t, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3], x.shape[4])
+    let r = range ?? 0..<upsampledFrames(t, time: time)
+    let (oh, ow) = (2 * h, 2 * w)
+    var out = Tensor(uninitialized: [x.shape[0], x.shape[1], r.count, oh, ow])
+    let src = SendablePointer(x.pointer), dst = SendablePointer(out.mutablePointer)
+    let doubled = time && t > 1
+    parallelFor(planes * r.count) { items in
+        for item in items {
+            let (p, i) = (item / r.count, item % r.count)
+            let ot = r.lowerBound + i
+            let it = doubled && ot > 0 ? (ot - 1) / 2 + 1 : ot
+            let s = src.p + (p * t + it) * h * w, d = dst.p + (p * r.count + i) * oh * ow
+            for row in 0..<oh {
+                let srow = s + (row / 2) * w, drow = d + row * ow
+                for j in 0..<ow { drow[j] = srow[j / 2] }
+            }
         }
     }
     return out
@@ -230,11 +239,23 @@ public struct HunyuanVAE: VideoAutoencoder {
     }
 
     /// z: [B, z, t, h, w] unscaled -> [B, 3, 4(t-1)+1, 8h, 8w] (post_quant_conv + decoder, one tile).
-    func decodeTile(_ z: Tensor) -> Tensor {
+    /// Activations above `chunkBytes` run a few frames at a time (FrameStreaming).
+    func decodeTile(_ z: Tensor, chunkBytes: Int = FrameStreaming.chunkBytes) -> Tensor {
         var h = decMid(decConvIn(postQuantConv(z)))
         for level in decLevels {
-            for r in level.resnets { h = r(consume h) }
-            if let u = level.resample { h = u(upsampleCausal(consume h, time: level.time)) }
+            for r in level.resnets {
+                if let chunk = FrameStreaming.chunkFrames(h, chunkBytes: chunkBytes) {
+                    h = r.streamed(consume h, chunk: chunk)
+                } else {
+                    h = r(consume h)
+                }
+            }
+            guard let u = level.resample else { continue }
+            if let chunk = FrameStreaming.chunkFrames(h, spatialScale: 4, chunkBytes: chunkBytes) {
+                h = upsampleCausalThenConv(consume h, time: level.time, conv: u, chunk: chunk)
+            } else {
+                h = u(upsampleCausal(consume h, time: level.time))
+            }
         }
         decNormOut.apply(&h, silu: true)
         return decConvOut(h)
@@ -266,7 +287,7 @@ public struct HunyuanVAE: VideoAutoencoder {
         let c = config, lt = c.tileLatentSize
         guard c.useSpatialTiling, z.shape[3] > lt || z.shape[4] > lt else { return decodeTile(z) }
         let extent = Int(Double(c.sampleSize) * c.tileOverlap)
-        return tiledSpatial(z, tile: lt, stride: Int(Double(lt) * overlapKeep), blend: extent, keep: c.sampleSize - extent, decodeTile)
+        return tiledSpatial(z, tile: lt, stride: Int(Double(lt) * overlapKeep), blend: extent, keep: c.sampleSize - extent) { decodeTile($0) }
     }
 
     /// z: unscaled latent [B, z, t, h, w] -> [B, 3, 4(t-1)+1, 8h, 8w], tiled as configured.
