@@ -97,7 +97,10 @@ public struct OpenSora2MemoryEstimate: Sendable, CustomStringConvertible {
     /// - Parameters:
     ///   - mmditBytesPerParameter: 2 for bf16, 4 for float32, about 1 for int8.
     ///   - latent: [C, T, h, w] of one video; frames: [T, H, W] decoded.
-    public init(mmdit m: MMDiTConfig, mmditBytesPerParameter: Double, batch: Int, branchesPerForward: Int = 3, videos: Int, latent: [Int], patch p: Int,
+    ///   - quantizedAtLoad: `--quantize int8` over a bf16 / float32 file: every block's int8
+    ///     weights are made at load and stay in the heap for the whole denoise.
+    public init(mmdit m: MMDiTConfig, mmditBytesPerParameter: Double, quantizedAtLoad: Bool = false, batch: Int, branchesPerForward: Int = 3,
+                videos: Int, latent: [Int], patch p: Int,
                 frames: [Int], textLength l: Int, t5: (bytes: Double, layers: Int, width: Int, ffn: Int, heads: Int),
                 vae: (bytes: Double, widest: Int, tilePixels: Int, tileFrames: Int)) {
         let b = Double(max(1, batch)), videos = Double(max(1, videos))
@@ -115,7 +118,12 @@ public struct OpenSora2MemoryEstimate: Sendable, CustomStringConvertible {
         let block = Double(max(double.reduce(0, +), single.reduce(0, +)) + outside.reduce(0, +)) * mmditBytesPerParameter
         let scratch = Double((double + single).sorted().suffix(2).reduce(0, +)) * 4
         let tokens = latent[1] * (latent[2] / p) * (latent[3] / p)
-        denoiseBytes = block + scratch + m.activationBytes(batch: min(3, max(1, branchesPerForward)) * max(1, batch), imageTokens: tokens, textTokens: l) + held
+        // The blocks' Linear weights (all but the float modulation), one byte each.
+        let int8Heap = quantizedAtLoad
+            ? Double(shapes.filter { ($0.0.hasPrefix("double_blocks.") || $0.0.hasPrefix("single_blocks.")) && $0.1.count == 2 && !$0.0.contains("mod") }
+                .map { $0.1.reduce(1, *) }.reduce(0, +))
+            : 0
+        denoiseBytes = block + scratch + int8Heap + m.activationBytes(batch: min(3, max(1, branchesPerForward)) * max(1, batch), imageTokens: tokens, textTokens: l) + held
         let tile = Double(vae.tileFrames * vae.tilePixels * vae.widest) * 4 * 4
         decodeBytes = vae.bytes + tile + b * 3 * Double(frames.reduce(1, *)) * 4 * 2 + held
     }

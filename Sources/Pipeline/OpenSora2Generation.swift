@@ -33,7 +33,7 @@ struct OpenSora2Plan {
     /// For the memory estimate: the files, the MMDiT's stored bytes per parameter, the VAE's
     /// widest decoder level and its decode tile (pixels, frames).
     let mmditPath: String, t5Path: String, vaePath: String
-    let mmditBytesPerParameter: Double
+    let mmditBytesPerParameter: Double, mmditQuantizedAtLoad: Bool
     let vaeWidest: Int, vaeTile: (pixels: Int, frames: Int)
     /// Per prompt, the reference files its condition reads (empty for t2v), and their frames
     /// resized and cropped to the video's size (read here, so a bad file fails before any compute).
@@ -57,6 +57,7 @@ struct OpenSora2Plan {
         self.mmditPath = mmditPath
         let stored = mmditStore.info("double_blocks.0.img_mlp.0.weight")?.dtype
         mmditBytesPerParameter = c.quantize == .int8 || stored == .i8 ? 1.1 : (stored == .f32 && c.dtype == .fp32 ? 4 : 2)
+        mmditQuantizedAtLoad = c.quantize == .int8 && stored != .i8
 
         // The autoencoder's latent channels and spatial factor.
         let vaePath = try WeightLocator.resolve(c.vae.path, component: WeightLocator.component(for: c.vae.type), option: "model.vae.path")
@@ -224,7 +225,8 @@ extension VideoGenerator {
         guard let total = MemoryEstimate.physicalMemoryBytes else { return }
         let te = config.textEncoder, g = plan.geometry
         let estimate = OpenSora2MemoryEstimate(
-            mmdit: plan.mmdit, mmditBytesPerParameter: plan.mmditBytesPerParameter, batch: config.batchSize,
+            mmdit: plan.mmdit, mmditBytesPerParameter: plan.mmditBytesPerParameter, quantizedAtLoad: plan.mmditQuantizedAtLoad,
+            batch: config.batchSize,
             branchesPerForward: config.denoiser.branchesPerForward,
             videos: videos, latent: g.latentShape, patch: g.patchSize,
             frames: [config.numFrames, g.height, g.width], textLength: te.modelMaxLength,

@@ -8,7 +8,7 @@ import TensorCore
 
 enum FrameStreaming {
     /// Input bytes per chunk. A tensor that fits in one chunk runs whole, as before.
-    static let chunkBytes = 256 << 20
+    static let chunkBytes = 128 << 20
 
     /// Output frames per chunk for `frames` input frames of `frameBytes` each, or nil when they
     /// fit in one chunk.
@@ -53,6 +53,7 @@ extension Conv {
             let y = convolution(source(first..<t1), weight: weight, bias: bias, stride: stride, padding: p,
                                 paddingMode: replicate ? .replicate : .zeros)
             sink(y, t0)
+            HeapTuning.returnFreedMemory()      // chunks differ in size: their freed blocks rarely fit the next
             t0 = t1
         }
     }

@@ -239,7 +239,9 @@ public struct HunyuanVAE: VideoAutoencoder {
     }
 
     /// z: [B, z, t, h, w] unscaled -> [B, 3, 4(t-1)+1, 8h, 8w] (post_quant_conv + decoder, one tile).
-    /// Activations above `chunkBytes` run a few frames at a time (FrameStreaming).
+    /// Activations above `chunkBytes` run a few frames at a time (FrameStreaming); the heap's
+    /// freed blocks go back to the kernel after each layer (each level's tensors are larger than
+    /// the last's, so they would not be reused).
     func decodeTile(_ z: Tensor, chunkBytes: Int = FrameStreaming.chunkBytes) -> Tensor {
         var h = decMid(decConvIn(postQuantConv(z)))
         for level in decLevels {
@@ -249,6 +251,7 @@ public struct HunyuanVAE: VideoAutoencoder {
                 } else {
                     h = r(consume h)
                 }
+                HeapTuning.returnFreedMemory()
             }
             guard let u = level.resample else { continue }
             if let chunk = FrameStreaming.chunkFrames(h, spatialScale: 4, chunkBytes: chunkBytes) {
@@ -256,6 +259,7 @@ public struct HunyuanVAE: VideoAutoencoder {
             } else {
                 h = u(upsampleCausal(consume h, time: level.time))
             }
+            HeapTuning.returnFreedMemory()
         }
         decNormOut.apply(&h, silu: true)
         return decConvOut(h)

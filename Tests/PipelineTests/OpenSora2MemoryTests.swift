@@ -44,4 +44,21 @@ final class OpenSora2MemoryTests: XCTestCase {
         XCTAssertLessThan(int8.denoiseBytes, bf16.denoiseBytes)
         XCTAssertEqual(int8.decodeBytes, bf16.decodeBytes)
     }
+
+    /// `--quantize int8` over the bf16 file keeps the blocks' 8.6 B int8 weights in the heap:
+    /// measured 10.99 GB at 256px square / 33 frames (`bench --component pipeline-v2`, docs/opensora-v2.md).
+    func testQuantizingAtLoadHoldsTheInt8Weights() {
+        func make(_ atLoad: Bool) -> OpenSora2MemoryEstimate {
+            OpenSora2MemoryEstimate(
+                mmdit: .openSora2, mmditBytesPerParameter: 1.1, quantizedAtLoad: atLoad, batch: 1, videos: 1,
+                latent: [16, 9, 32, 32], patch: 2, frames: [33, 256, 256], textLength: 512,
+                t5: (bytes: 9.5e9, layers: 24, width: 4096, ffn: 10240, heads: 64),
+                vae: (bytes: 0.99e9, widest: 128, tilePixels: 256 * 256, tileFrames: 33))
+        }
+        let file = make(false), atLoad = make(true)
+        XCTAssertEqual(atLoad.denoiseBytes - file.denoiseBytes, 8.61e9, accuracy: 0.01e9)
+        XCTAssertEqual(atLoad.peakBytes, atLoad.denoiseBytes)
+        XCTAssertGreaterThan(atLoad.peakBytes, 10.99e9 * 0.9, "an estimate errs high, not far below the measured peak")
+        print("quantised at load, 256px square / 33 frames:", atLoad)
+    }
 }

@@ -3,7 +3,7 @@
 import XCTest
 
 /// Frame-streamed decoding (FrameStreaming.swift) against the whole-tensor layers it replaces
-/// above 256 MB: the same numbers, chunk by chunk, down to one frame per chunk.
+/// above 128 MB: the same numbers, chunk by chunk, down to one frame per chunk.
 final class FrameStreamingTests: XCTestCase {
     func tinyHunyuan() throws -> HunyuanVAE {
         var c = HunyuanVAEConfig.openSora2
