@@ -473,13 +473,14 @@ public struct VideoDCAE: VideoAutoencoder {
         return z
     }
 
-    /// One tile: unscaled z -> [B, 3, 4t (t = 1: 1), 32h, 32w].
+    /// One tile: unscaled z -> [B, 3, 4t (t = 1: 1), 32h, 32w]. Freed heap blocks go back to
+    /// the kernel after each block (the stages' tensors grow, so they would not be reused).
     func decodeTile(_ z: Tensor) -> Tensor {
         var h = decIn(z)
         h.add(duplicatingShuffle(z, out: config.widths[config.widths.count - 1], time: 1, space: 1))
         for stage in decStages.reversed() {
-            if let u = stage.up { h = u(h) }
-            for b in stage.blocks { h = b(h) }
+            if let u = stage.up { h = u(h); HeapTuning.returnFreedMemory() }
+            for b in stage.blocks { h = b(h); HeapTuning.returnFreedMemory() }
         }
         var y = decNorm(h)
         mapInPlace(&y) { max($0, 0) }
