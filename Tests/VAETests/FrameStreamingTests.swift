@@ -5,13 +5,6 @@ import XCTest
 /// Frame-streamed decoding (FrameStreaming.swift) against the whole-tensor layers it replaces
 /// above 128 MB: the same numbers, chunk by chunk, down to one frame per chunk.
 final class FrameStreamingTests: XCTestCase {
-    func tinyHunyuan() throws -> HunyuanVAE {
-        var c = HunyuanVAEConfig.openSora2
-        c.blockOutChannels = [8, 16, 16, 16]
-        c.normGroups = 4
-        return try HunyuanVAE(store: randomStore(c.parameterShapes()), config: c)
-    }
-
     func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
         XCTAssertEqual(a.shape, b.shape)
         return zip(a.array, b.array).map { abs($0 - $1) }.max() ?? 0
@@ -43,7 +36,7 @@ final class FrameStreamingTests: XCTestCase {
     /// The decoder, whole and streamed at 1, 2 and 3 frames a chunk (every resnet, with and
     /// without a shortcut, and every upsampler), on a batch of two.
     func testStreamedDecodeMatchesWhole() throws {
-        let vae = try tinyHunyuan()
+        let vae = try tinyHunyuanVAE()
         let z = randomTensor([2, 16, 3, 4, 6], seed: 7)
         let whole = vae.decodeTile(z, chunkBytes: .max)
         XCTAssertEqual(whole.shape, [2, 3, 9, 32, 48])

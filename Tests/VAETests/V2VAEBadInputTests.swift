@@ -5,13 +5,6 @@ import XCTest
 
 /// Open-Sora 2.0's autoencoders refuse what they cannot take, before compute, naming what they take.
 final class V2VAEBadInputTests: XCTestCase {
-    func tinyHunyuan() throws -> HunyuanVAE {
-        var c = HunyuanVAEConfig.openSora2
-        c.blockOutChannels = [8, 16, 16, 16]
-        c.normGroups = 4
-        return try HunyuanVAE(store: randomStore(c.parameterShapes()), config: c)
-    }
-
     func tinyDCAE() throws -> VideoDCAE {
         var c = VideoDCAEConfig.openSora2
         c.widths = [8, 16, 16, 32, 32, 32]
@@ -26,7 +19,7 @@ final class V2VAEBadInputTests: XCTestCase {
     }
 
     func testHunyuanFrameCountsAndChannels() throws {
-        let vae = try tinyHunyuan()
+        let vae = try tinyHunyuanVAE()
         XCTAssertTrue(message { try vae.checkVideo(frames: 6, height: 32, width: 32) }.contains("4k+1 frames (1, 5, 9, ...), got 6 (5 would fit)"))
         XCTAssertNoThrow(try vae.checkVideo(frames: 9, height: 32, width: 48))
         XCTAssertTrue(message { try vae.checkVideo(frames: 9, height: 30, width: 32) }.contains("multiples of 8"))

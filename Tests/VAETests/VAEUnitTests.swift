@@ -33,6 +33,14 @@ func randomStore(_ p: [(String, [Int])], seed: UInt64 = 1) -> MemoryStore {
     return MemoryStore(tensors)
 }
 
+/// HunyuanVideo's VAE at tiny widths (8, 16, 16, 16; 4 norm groups) with random weights.
+func tinyHunyuanVAE() throws -> HunyuanVAE {
+    var c = HunyuanVAEConfig.openSora2
+    c.blockOutChannels = [8, 16, 16, 16]
+    c.normGroups = 4
+    return try HunyuanVAE(store: randomStore(c.parameterShapes()), config: c)
+}
+
 func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
     var state = seed
     var t = Tensor(uninitialized: shape)
