@@ -169,13 +169,13 @@ public struct GenerationConfig: Equatable, Sendable, Codable, FamilyKeyed {
 
     /// Latent [T, H, W] as the VAE's get_latent_size computes it (floor division in space).
     public var latentSize: [Int] {
-        let f = vae.spatial.downsample
+        let f = vae.spatialDownsample
         return [vae.latentFrames(numFrames), height / f, width / f]
     }
 
     /// Pixel [H, W] the VAE decodes back to (latent * downsample; 240x426 gives 240x424).
     public var decodedSize: [Int] {
-        let f = vae.spatial.downsample
+        let f = vae.spatialDownsample
         return [latentSize[1] * f, latentSize[2] * f]
     }
 

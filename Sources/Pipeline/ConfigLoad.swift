@@ -120,7 +120,7 @@ extension GenerationConfig {
         try textEncoder.validate(check)
         try denoiser.validate(check)
         try vae.validate(check)
-        try scheduler.validate(check, inChannels: denoiser.inChannels)
+        try scheduler.validate(check)
         if denoiser.type.isOpenSora2 {
             try validateOpenSora2(check)
         } else {
@@ -138,9 +138,6 @@ extension GenerationConfig {
     func validateOpenSora1(_ check: ConfigChecker) throws {
         for (key, v2) in [("scheduler.type", scheduler.type == .v2), ("model.vae.type", vae.type.isOpenSora2)] where v2 {
             throw check.error(key, "is Open-Sora 2.0's; model.denoiser.type \(denoiser.type.rawValue) is Open-Sora 1.x (use mmdit, or configs/opensora-v2.0-256px.yaml)")
-        }
-        guard vae.latentChannels == denoiser.inChannels else {
-            throw check.error("model.denoiser.in_channels", "is \(denoiser.inChannels) but the VAE makes \(vae.latentChannels)-channel latents")
         }
 
         if let imageSize {
@@ -164,7 +161,7 @@ extension GenerationConfig {
             }
         }
         guard latentSize[1] >= 1, latentSize[2] >= 1 else {
-            throw check.error("image_size", "\(height) x \(width) is smaller than one latent pixel (\(vae.spatial.downsample) pixels)")
+            throw check.error("image_size", "\(height) x \(width) is smaller than one latent pixel (\(vae.spatialDownsample) pixels)")
         }
     }
 

@@ -1,6 +1,7 @@
 // The `model:` section: text encoder, denoiser and VAE. Unset values default to the official
 // Open-Sora inference config of the chosen model family (v1.2: STDiT3-XL/2 + OpenSoraVAE_V1_2 +
-// T5-v1.1-XXL). Architecture numbers are what the model builders check the checkpoint against.
+// T5-v1.1-XXL). Sizes are not here: every model reads its architecture off its checkpoint, and
+// the pipeline asks the loaded models (CheckpointSizes); only what no tensor shows is a key.
 
 import MMDiT
 import VAE
@@ -18,14 +19,7 @@ public struct TextEncoderConfig: Equatable, Sendable, Codable {
     public var tokenizer: String?
     /// Tokens per prompt (padded/truncated); also sizes the denoiser's null caption.
     public var modelMaxLength = 300
-    // T5-v1.1-XXL encoder architecture.
-    public var dModel = 4096
-    public var numLayers = 24
-    public var numHeads = 64
-    public var dKV = 64
-    public var dFF = 10240
-    public var vocabSize = 32128
-    public var relativeAttentionNumBuckets = 32
+    /// The two T5 settings no tensor shows (the widths, heads and layers are read off the weights).
     public var relativeAttentionMaxDistance = 128
     public var layerNormEpsilon = 1e-6
 
@@ -85,18 +79,9 @@ public struct DenoiserConfig: Equatable, Sendable, FamilySection {
 
     public var type: DenoiserType = .stdit3
     public var path: String = DenoiserType.stdit3.defaultPath
-    // XL/2 architecture.
-    public var hiddenSize = 1152
-    public var depth = 28
-    public var numHeads = 16
-    public var patchSize = [1, 2, 2]
-    public var mlpRatio = 4.0
-    public var inChannels = 4
-    public var captionChannels = 4096
-    /// Also predicts the variance: 2 * in_channels outputs (rectified flow uses the first half).
-    public var predSigma = true
-    /// RMSNorm on q and k (stdit3, stdit2).
-    public var qkNorm = true
+    /// Attention heads: nil reads them off the checkpoint (the q/k norm's or RoPE's width); v1.0's
+    /// STDiT shows neither, so its family sets 16. The widths, depth, patch and channels are the checkpoint's.
+    public var numHeads: Int?
     /// Side of the square the position embedding is scaled to (stdit3, stdit2).
     public var inputSqSize = 512
     /// stdit2: RoPE before the q/k norm (v1.1's order).
@@ -122,26 +107,16 @@ public struct DenoiserConfig: Equatable, Sendable, FamilySection {
         self.init()
         type = family
         path = family.defaultPath
-        switch family {
-        case .stdit3: break
-        case .stdit2: qkNormLegacy = true
-        case .stdit: qkNorm = false
-        case .mmdit: break
-        }
+        qkNormLegacy = family == .stdit2
+        numHeads = family == .stdit ? 16 : nil
     }
 
-    /// The MMDiT reads its whole architecture off the checkpoint (MMDiTConfig.inferred): none of
-    /// STDiT's architecture keys applies to it.
+    /// The MMDiT reads its whole architecture off the checkpoint (MMDiTConfig.inferred) but RoPE's.
     static let familyKeys: KeyValuePairs<String, [DenoiserType]> = [
-        "qk_norm": [.stdit3, .stdit2], "qk_norm_legacy": [.stdit2], "input_sq_size": [.stdit3, .stdit2],
+        "qk_norm_legacy": [.stdit2], "input_sq_size": [.stdit3, .stdit2],
         "no_temporal_pos_emb": [.stdit2, .stdit], "space_scale": [.stdit], "time_scale": [.stdit],
-        "hidden_size": stdit, "depth": stdit, "num_heads": stdit, "patch_size": stdit, "mlp_ratio": stdit,
-        "in_channels": stdit, "caption_channels": stdit, "pred_sigma": stdit, "axes_dim": [.mmdit], "theta": [.mmdit], "branches_per_forward": [.mmdit],
+        "num_heads": [.stdit3, .stdit2, .stdit], "axes_dim": [.mmdit], "theta": [.mmdit], "branches_per_forward": [.mmdit],
     ]
-    private static let stdit: [DenoiserType] = [.stdit3, .stdit2, .stdit]
-
-    /// Output channels: in_channels, doubled when the model predicts sigma.
-    public var outChannels: Int { predSigma ? 2 * inChannels : inChannels }
 }
 
 public enum VAEType: String, Sendable, CaseIterable, ConfigName {
@@ -169,33 +144,16 @@ public enum VAEType: String, Sendable, CaseIterable, ConfigName {
     public var isOpenSora2: Bool { self == .hunyuanVAE || self == .dcAE }
 }
 
-/// diffusers AutoencoderKL architecture (SDXL / SD VAE).
-public struct SpatialVAEConfig: Equatable, Sendable, Codable {
-    public var blockOutChannels = [128, 256, 512, 512]
-    public var layersPerBlock = 2
+/// The 2D (diffusers AutoencoderKL) VAE's one setting no tensor shows.
+public struct SpatialVAESettings: Equatable, Sendable, Codable {
     public var normNumGroups = 32
-    public var latentChannels = 4
-
     public init() {}
-
-    /// Pixels per latent along H and W: one 2x downsample between blocks.
-    public var downsample: Int { 1 << (blockOutChannels.count - 1) }
 }
 
-/// Open-Sora's VAE_Temporal_SD architecture.
-public struct TemporalVAEConfig: Equatable, Sendable, Codable {
-    public var filters = 128
-    public var channelMultipliers = [1, 2, 2, 4]
-    public var numResBlocks = 4
+/// Open-Sora's temporal VAE's one setting no tensor shows.
+public struct TemporalVAESettings: Equatable, Sendable, Codable {
     public var numGroups = 32
-    /// Per downsampling level: halve the frame count there.
-    public var temporalDownsample = [false, true, true]
-    public var latentChannels = 4
-
     public init() {}
-
-    /// Frames per latent frame.
-    public var downsample: Int { VAE.TemporalVAEConfig(temporalDownsample: temporalDownsample).timeDownsampleFactor }
 }
 
 public struct VAEConfig: Equatable, Sendable, FamilySection {
@@ -205,9 +163,9 @@ public struct VAEConfig: Equatable, Sendable, FamilySection {
     public var microFrameSize: Int? = 17
     /// Frames per 2D VAE batch.
     public var microBatchSize = 4
-    public var spatial = SpatialVAEConfig()
+    public var spatial = SpatialVAESettings()
     /// nil for the 2D-only sd-vae.
-    public var temporal: TemporalVAEConfig? = TemporalVAEConfig()
+    public var temporal: TemporalVAESettings? = TemporalVAESettings()
     /// hunyuan_vae, dc_ae: tile the frames in space / in time (the reference's use_spatial_tiling,
     /// use_temporal_tiling; tile sizes are the models' defaults: 256 px and 64 / 32 frames).
     public var useSpatialTiling = true
@@ -240,16 +198,14 @@ public struct VAEConfig: Equatable, Sendable, FamilySection {
         "norm_num_groups": [.hunyuanVAE],
     ]
 
-    /// Latent frames for `frames` pixel frames, by the VAE module's get_latent_size (for checks
-    /// and estimates made before the VAE loads; the run asks the loaded VAE).
+    /// Latent frames for `frames` pixel frames and pixels per latent pixel, by the VAE module's
+    /// get_latent_size for the family's released architecture: for checks made before the VAE
+    /// loads. The run asks the loaded VAE (VAEStage.latentShape), which reads its own checkpoint.
     public func latentFrames(_ frames: Int) -> Int {
-        guard let temporal else { return frames }
-        return VideoVAE.latentFrames(frames, microFrameSize: microFrameSize,
-                                     temporal: VAE.TemporalVAEConfig(temporalDownsample: temporal.temporalDownsample))
+        guard type == .openSoraV12 else { return frames }
+        return VideoVAE.latentFrames(frames, microFrameSize: microFrameSize, temporal: .openSoraV12)
     }
-
-    /// Latent channels the denoiser sees.
-    public var latentChannels: Int { temporal?.latentChannels ?? spatial.latentChannels }
+    public var spatialDownsample: Int { type == .dcAE ? 32 : 8 }
 }
 
 // MARK: - checking
@@ -260,11 +216,7 @@ extension TextEncoderConfig {
         try check.nonEmpty("model.text_encoder.path", path)
         if let tokenizer { try check.nonEmpty("model.text_encoder.tokenizer", tokenizer) }
         try check.range("model.text_encoder.model_max_length", modelMaxLength, 1...4096)
-        for (key, v) in [("d_model", dModel), ("num_layers", numLayers), ("num_heads", numHeads), ("d_kv", dKV), ("d_ff", dFF),
-                         ("vocab_size", vocabSize), ("relative_attention_num_buckets", relativeAttentionNumBuckets),
-                         ("relative_attention_max_distance", relativeAttentionMaxDistance)] {
-            try check.range("model.text_encoder." + key, v, 1...1_000_000)
-        }
+        try check.range("model.text_encoder.relative_attention_max_distance", relativeAttentionMaxDistance, 1...1_000_000)
         try check.range("model.text_encoder.layer_norm_epsilon", layerNormEpsilon, 1e-12...1e-1)
     }
 }
@@ -284,16 +236,7 @@ extension DenoiserConfig {
     func validate(_ check: ConfigChecker) throws {
         let k = "model.denoiser."
         try check.nonEmpty(k + "path", path)
-        try check.range(k + "hidden_size", hiddenSize, 1...65536)
-        try check.range(k + "depth", depth, 1...1000)
-        try check.range(k + "num_heads", numHeads, 1...1024)
-        guard hiddenSize % numHeads == 0 else { throw check.error(k + "num_heads", "hidden_size \(hiddenSize) is not a multiple of num_heads \(numHeads)") }
-        guard patchSize.count == 3, patchSize.allSatisfy({ (1...64).contains($0) }) else {
-            throw check.error(k + "patch_size", "expected three sizes [T, H, W] of 1 ... 64, got \(patchSize)")
-        }
-        try check.range(k + "mlp_ratio", mlpRatio, 0.01...64)
-        try check.range(k + "in_channels", inChannels, 1...1024)
-        try check.range(k + "caption_channels", captionChannels, 1...65536)
+        if let numHeads { try check.range(k + "num_heads", numHeads, 1...1024) }
         try check.range(k + "input_sq_size", inputSqSize, 1...65536)
         try check.range(k + "space_scale", spaceScale, 0.001...1000)
         try check.range(k + "time_scale", timeScale, 0.001...1000)
@@ -314,29 +257,7 @@ extension VAEConfig {
         if type.isOpenSora2 { return try check.range(k + "norm_num_groups", normNumGroups, 1...65536) }
         if let microFrameSize { try check.range(k + "micro_frame_size", microFrameSize, 1...10000) }
         try check.range(k + "micro_batch_size", microBatchSize, 1...1024)
-        let sp = spatial
-        guard !sp.blockOutChannels.isEmpty, sp.blockOutChannels.count <= 8, sp.blockOutChannels.allSatisfy({ (1...65536).contains($0) }) else {
-            throw check.error(k + "spatial.block_out_channels", "expected 1 ... 8 positive channel counts, got \(sp.blockOutChannels)")
-        }
-        try check.range(k + "spatial.layers_per_block", sp.layersPerBlock, 1...64)
-        try check.range(k + "spatial.norm_num_groups", sp.normNumGroups, 1...65536)
-        guard sp.blockOutChannels.allSatisfy({ $0 % sp.normNumGroups == 0 }) else {
-            throw check.error(k + "spatial.norm_num_groups", "\(sp.normNumGroups) does not divide every block_out_channels entry \(sp.blockOutChannels)")
-        }
-        try check.range(k + "spatial.latent_channels", sp.latentChannels, 1...1024)
-        guard let t = temporal else { return }
-        try check.range(k + "temporal.filters", t.filters, 1...65536)
-        guard !t.channelMultipliers.isEmpty, t.channelMultipliers.count <= 8, t.channelMultipliers.allSatisfy({ (1...64).contains($0) }) else {
-            throw check.error(k + "temporal.channel_multipliers", "expected 1 ... 8 multipliers of 1 ... 64, got \(t.channelMultipliers)")
-        }
-        try check.range(k + "temporal.num_res_blocks", t.numResBlocks, 1...64)
-        try check.range(k + "temporal.num_groups", t.numGroups, 1...65536)
-        guard t.channelMultipliers.allSatisfy({ ($0 * t.filters) % t.numGroups == 0 }) else {
-            throw check.error(k + "temporal.num_groups", "\(t.numGroups) does not divide every level's channels (filters x channel_multipliers)")
-        }
-        guard t.temporalDownsample.count == t.channelMultipliers.count - 1 else {
-            throw check.error(k + "temporal.temporal_downsample", "needs one entry per downsampling level (\(t.channelMultipliers.count - 1)), got \(t.temporalDownsample.count)")
-        }
-        try check.range(k + "temporal.latent_channels", t.latentChannels, 1...1024)
+        try check.range(k + "spatial.norm_num_groups", spatial.normNumGroups, 1...65536)
+        if let temporal { try check.range(k + "temporal.num_groups", temporal.numGroups, 1...65536) }
     }
 }

@@ -66,14 +66,14 @@ public struct SchedulerConfig: Equatable, Sendable, FamilySection {
         }
     }
 
-    func validate(_ check: ConfigChecker, inChannels: Int) throws {
+    func validate(_ check: ConfigChecker) throws {
         try check.range("scheduler.num_timesteps", numTimesteps, 1...100_000)
         try check.range("scheduler.num_sampling_steps", numSamplingSteps, 1...1000)
         guard numSamplingSteps <= numTimesteps else {
             throw check.error("scheduler.num_sampling_steps", "\(numSamplingSteps) steps exceed num_timesteps \(numTimesteps)")
         }
         try check.range("scheduler.cfg_scale", cfgScale, 0...50)
-        if let cfgChannel { try check.range("scheduler.cfg_channel", cfgChannel, 1...inChannels) }
+        if let cfgChannel { try check.range("scheduler.cfg_channel", cfgChannel, 1...1024) }   // and <= the latent channels: CheckpointSizes
         try check.range("scheduler.eta", eta, 0...1)
         try check.range("scheduler.guidance", guidance, 0...50)
         try check.range("scheduler.guidance_img", guidanceImg, 0...50)

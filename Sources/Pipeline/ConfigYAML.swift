@@ -220,3 +220,8 @@ private let referenceKeyHints: [String: String] = [
     "fused_qkv": "read off the checkpoint: leave it out",
     "use_liger_rope": "a GPU kernel switch (the RoPE is rotate-half either way): leave it out",
 ]
+// Model sizes: every model reads them off its checkpoint.
+.merging(["hidden_size", "depth", "patch_size", "mlp_ratio", "in_channels", "caption_channels", "pred_sigma", "qk_norm",
+          "d_model", "num_layers", "num_heads", "d_kv", "d_ff", "vocab_size", "relative_attention_num_buckets",
+          "block_out_channels", "layers_per_block", "latent_channels", "filters", "channel_multipliers", "num_res_blocks",
+          "temporal_downsample"].map { ($0, "the model reads it off its checkpoint: leave it out") }) { a, _ in a }

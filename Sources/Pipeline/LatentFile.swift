@@ -66,9 +66,9 @@ public struct LatentFile {
                 throw PipelineError("\(path): latent has shape \(latent.shape), its config (num_frames \(config.numFrames)) decodes [C, \(frames), h, w]")
             }
         } else {
-            let expected = [config.vae.latentChannels] + config.latentSize
-            guard latent.shape == expected else {
-                throw PipelineError("\(path): latent has shape \(latent.shape), its config decodes \(expected)")
+            // The channels are the VAE's (checkVAE); the config gives the latent's frames and size.
+            guard latent.rank == 4, Array(latent.shape.dropFirst()) == config.latentSize else {
+                throw PipelineError("\(path): latent has shape \(latent.shape), its config decodes [C, \(config.latentSize.map(String.init).joined(separator: ", "))]")
             }
         }
         return LatentFile(latent: latent, config: config, metadata: file.metadata)
@@ -79,6 +79,12 @@ extension LatentFile {
     /// The VAE weights `config` names have the size of those the latent was made for.
     public func checkVAE(config: GenerationConfig, latentPath: String) throws {
         let weights = try WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "--vae")
+        if !config.denoiser.type.isOpenSora2 {
+            let channels = try VAEStage.latentShape(config: config)[0]
+            guard latent.shape[0] == channels else {
+                throw PipelineError("\(latentPath): a \(latent.shape[0])-channel latent, but the VAE '\(weights)' decodes \(channels)-channel ones; pass --vae with the weights it was made for")
+            }
+        }
         guard let recorded = metadata["vae_bytes"].flatMap({ Int($0) }),
               let size = (try? FileManager.default.attributesOfItem(atPath: weights)[.size] as? NSNumber)?.intValue else { return }
         if size != recorded {

@@ -18,21 +18,23 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
     /// `videos`: how many videos the run makes (prompts x num_sample, or a shard's share). Each keeps
     /// its text embedding, its latent and its decoded frames until the run ends; a batch is at most
     /// batch_size of them.
-    public init(config c: GenerationConfig, videos: Int, denoiserWeightBytes: Double, vaeWeightBytes: Double) {
-        let lat = c.latentSize                                       // [T', h, w]
-        let p = c.denoiser.patchSize
+    /// `sizes`: the checkpoints' architecture (CheckpointSizes).
+    public init(config c: GenerationConfig, videos: Int, sizes: CheckpointSizes, denoiserWeightBytes: Double, vaeWeightBytes: Double) {
+        let lat = Array(sizes.latentShape.dropFirst())               // [T', h, w]
+        let dit = sizes.denoiser
+        let p = dit.patchSize
         let tokens = Double(lat[0] / max(p[0], 1)) * Double((lat[1] + p[1] - 1) / max(p[1], 1)) * Double((lat[2] + p[2] - 1) / max(p[2], 1))
         let videos = max(1, videos)
         let batch = Double(min(max(1, c.batchSize), videos))
         let rows = 2 * batch                                         // CFG doubles the batch
         // Per token: the residual stream, q/k/v, attention output, the 4x MLP hidden and norms.
-        let activations = rows * tokens * Double(c.denoiser.hiddenSize) * 4 * 14
+        let activations = rows * tokens * Double(dit.hiddenSize) * 4 * 14
         let weights = c.dtype == .fp32 ? denoiserWeightBytes : denoiserWeightBytes / 2
         // Step cache: tensors the size of the hidden states. TeaCache keeps 2; PAB one per
         // attention, cross-attention and listed MLP (STDiT3 has a spatial and a temporal stack).
-        let hidden = rows * tokens * Double(c.denoiser.hiddenSize) * 4
+        let hidden = rows * tokens * Double(dit.hiddenSize) * 4
         let stacks = c.denoiser.type == .stdit3 ? 2 : 1
-        let depth = c.denoiser.depth
+        let depth = dit.depth
         switch c.cache.method {
         case .none: cacheBytes = 0
         case .teacache: cacheBytes = 2 * hidden
@@ -42,14 +44,14 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
         }
         // Held for the whole run, per video: text embedding, denoised latent, decoded frames.
         let pixels = Double(c.decodedSize[0] * c.decodedSize[1])
-        let textBytes = Double(c.textEncoder.modelMaxLength * c.textEncoder.dModel) * 4
-        let latentBytes = Double(c.denoiser.inChannels * lat[0] * lat[1] * lat[2]) * 4
+        let textBytes = Double(c.textEncoder.modelMaxLength * sizes.text.dModel) * 4
+        let latentBytes = Double(sizes.latentShape.reduce(1, *)) * 4
         let frameBytes = 3 * Double(c.totalFrames) * pixels * 4    // every loop joined
         heldBytes = Double(videos) * (textBytes + latentBytes + frameBytes)
         denoiseBytes = weights + activations + cacheBytes + heldBytes
 
         // Decode: a batch's output video (and its copy) plus a micro-batch of full-resolution feature maps.
-        let widest = Double(c.vae.spatial.blockOutChannels.first ?? 128)
+        let widest = Double(sizes.decoderWidth)
         let featureMaps = Double(c.vae.microBatchSize) * widest * pixels * 4 * 6
         decodeBytes = vaeWeightBytes + batch * frameBytes * 2 + featureMaps + heldBytes
         // With loops the VAE decodes and re-encodes each loop beside the denoiser.

@@ -29,6 +29,8 @@ struct OpenSora2Plan {
     let condition: V2ConditionType
     let sampler: V2Sampler
     let mmdit: MMDiTConfig
+    /// The T5's architecture, read off its weights.
+    let t5: T5Config
     let clipPath: String, clipVocabulary: String
     /// For the memory estimate: the files, the MMDiT's stored bytes per parameter, the VAE's
     /// widest decoder level and its decode tile (pixels, frames).
@@ -81,10 +83,11 @@ struct OpenSora2Plan {
                                         patchSize: p, spatialCompression: vaeSpatial * p, causalVAE: c.vae.type == .hunyuanVAE)
 
         // Text encoders: their widths are the MMDiT's inputs.
-        guard c.textEncoder.dModel == mmdit.contextInDim else {
-            throw PipelineError("model.text_encoder.d_model: \(c.textEncoder.dModel), but \(mmditPath) takes \(mmdit.contextInDim)-wide T5 states (txt_in)")
+        t5Path = try TextStage.weightsPath(config: c)
+        t5 = try TextStage.architecture(config: c)
+        guard t5.dModel == mmdit.contextInDim else {
+            throw PipelineError("model.text_encoder.path: \(t5Path) makes \(t5.dModel)-wide T5 states, but \(mmditPath) takes \(mmdit.contextInDim)-wide ones (txt_in)")
         }
-        t5Path = try WeightLocator.resolve(c.textEncoder.path, component: "t5-v1_1-xxl", option: "model.text_encoder.path")
         if c.textEncoder.tokenizer == nil { _ = try TextStage.locateTokenizer(near: t5Path) }
         clipPath = try WeightLocator.resolve(c.clip.path, component: "clip-vit-large-patch14", option: "model.clip.path")
         let clipConfig = try CLIPTextConfig.infer(from: try Checkpoint.open(clipPath), heads: c.clip.numHeads)
@@ -230,7 +233,7 @@ extension VideoGenerator {
             branchesPerForward: config.denoiser.branchesPerForward,
             videos: videos, latent: g.latentShape, patch: g.patchSize,
             frames: [config.numFrames, g.height, g.width], textLength: te.modelMaxLength,
-            t5: (MemoryEstimate.bytesOnDisk(plan.t5Path), te.numLayers, te.dModel, te.dFF, te.numHeads),
+            t5: (MemoryEstimate.bytesOnDisk(plan.t5Path), plan.t5.layers, plan.t5.dModel, plan.t5.dFF, plan.t5.heads),
             vae: (MemoryEstimate.bytesOnDisk(plan.vaePath), plan.vaeWidest, plan.vaeTile.pixels, plan.vaeTile.frames))
         if estimate.peakBytes > total * 0.9 {
             let int8 = estimate.denoiseBytes == estimate.peakBytes && config.quantize == .none ? ", or use --quantize int8" : ""

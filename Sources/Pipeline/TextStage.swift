@@ -47,21 +47,31 @@ public enum TextStage {
         return TextEmbeddings(states: states.count == 1 ? states[0] : concat(states, axis: 0), masks: masks)
     }
 
-    /// The configured T5's tokenizer and encoder (weights memory-mapped, checked against the config).
+    /// The configured T5's tokenizer and encoder (weights memory-mapped; architecture read off them).
     static func openT5(config: GenerationConfig) throws -> (T5Tokenizer, T5Encoder) {
-        let te = config.textEncoder
-        let weightsPath = try WeightLocator.resolve(te.path, component: "t5-v1_1-xxl", option: "model.text_encoder.path")
-        let tokenizerPath = try te.tokenizer ?? locateTokenizer(near: weightsPath)
+        let weightsPath = try self.weightsPath(config: config)
+        let tokenizerPath = try config.textEncoder.tokenizer ?? locateTokenizer(near: weightsPath)
         let store = try Checkpoint.open(weightsPath)
-        let expected = T5Config(vocabSize: te.vocabSize, dModel: te.dModel, heads: te.numHeads, dKV: te.dKV, dFF: te.dFF,
-                                layers: te.numLayers, buckets: te.relativeAttentionNumBuckets,
-                                maxDistance: te.relativeAttentionMaxDistance, eps: Float(te.layerNormEpsilon))
-        let encoder = try T5Encoder(weights: store, config: expected)
+        let encoder = try T5Encoder(weights: store, config: try architecture(store, config: config))
         // Sentinel ids: released T5 tokenizers add 100 <extra_id_N> pieces after the model's own,
         // when the embedding table has room for them (32000 + 100 <= 32128).
         let probe = try T5Tokenizer(modelPath: tokenizerPath)
-        let tokenizer = probe.pieceCount + 100 <= te.vocabSize ? try T5Tokenizer(modelPath: tokenizerPath, extraIds: 100) : probe
+        let tokenizer = probe.pieceCount + 100 <= encoder.config.vocabSize ? try T5Tokenizer(modelPath: tokenizerPath, extraIds: 100) : probe
         return (tokenizer, encoder)
+    }
+
+    /// The configured T5's architecture: its tensors' sizes, with the two settings no tensor shows.
+    static func architecture(config: GenerationConfig) throws -> T5Config {
+        try architecture(try Checkpoint.open(try weightsPath(config: config)), config: config)
+    }
+
+    static func architecture(_ store: WeightStore, config: GenerationConfig) throws -> T5Config {
+        let te = config.textEncoder
+        return try T5Config.infer(from: store, maxDistance: te.relativeAttentionMaxDistance, eps: Float(te.layerNormEpsilon))
+    }
+
+    static func weightsPath(config: GenerationConfig) throws -> String {
+        try WeightLocator.resolve(config.textEncoder.path, component: "t5-v1_1-xxl", option: "model.text_encoder.path")
     }
 
     /// `spiece.model` beside the weights (a folder, or the folder of a weights file).

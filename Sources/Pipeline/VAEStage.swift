@@ -34,9 +34,14 @@ enum VAEStage {
     }
 
     /// The latent of one video, asked of the checkpoint's VAE (opened as stored: nothing is
-    /// converted, and it is released at once). -> [C, T', h, w]
-    static func latentShape(config: GenerationConfig) throws -> [Int] {
+    /// converted, and it is released at once), and the channels of its decoder's full-resolution
+    /// feature maps. -> ([C, T', h, w], channels)
+    static func sizes(config: GenerationConfig) throws -> (latentShape: [Int], decoderWidth: Int) {
         let vae = try load(config: config, dtype: .fp32)
-        return [vae.latentChannels] + vae.latentSize(frames: config.numFrames, height: config.height, width: config.width)
+        let shape = [vae.latentChannels] + vae.latentSize(frames: config.numFrames, height: config.height, width: config.width)
+        let spatial = (vae as? VideoVAE)?.spatial ?? (vae as? SpatialVideoVAE)
+        return (shape, spatial?.model.config.blockOutChannels.first ?? 128)
     }
+
+    static func latentShape(config: GenerationConfig) throws -> [Int] { try sizes(config: config).latentShape }
 }

@@ -95,10 +95,13 @@ public final class VideoGenerator {
         if config.loop > 1 && (latentDenoised != nil || !latents.isEmpty) {
             throw PipelineError("loop: saved latents hold one latent per video, but with loop = \(config.loop) a video is \(config.loop) loops' latents (drop --save-latents / --resumable, or use loop 1)")
         }
-        try checkMemory(videos: jobs.count)
+        let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
+        // The models' sizes off their checkpoints, before any compute (a run that only decodes
+        // saved latents needs no text encoder or denoiser: it checks what it can).
+        let sizes = batches.isEmpty ? try? CheckpointSizes(config: config) : try CheckpointSizes(config: config)
+        if let sizes { try checkMemory(videos: jobs.count, sizes: sizes) }
         let outputs = writeOutputs ? try planOutputs(jobs.map { config.outputPath(index: $0.promptIndex, sample: $0.sample, count: prompts.count) })
                                    : []
-        let batches = batchesToMake.filter { $0.contains { latents[$0.index] == nil } }
         let toDenoise = batches.flatMap { $0 }
         let promptIndexes = Array(Set(toDenoise.map(\.promptIndex))).sorted()
         let promptSlot = Dictionary(uniqueKeysWithValues: promptIndexes.enumerated().map { ($1, $0) })
@@ -144,7 +147,7 @@ public final class VideoGenerator {
         var seconds: [Int: [String: Double]] = [:]
         if !batches.isEmpty {
             let (_, r3) = try measureStage("denoise", events) {
-                let latentShape = try VAEStage.latentShape(config: config)      // [C, T', h, w]: the VAE's answer
+                let latentShape = sizes!.latentShape                             // [C, T', h, w]: the VAE's answer
                 let model = try DenoiseStage.loadModel(config: config)
                 let loopVAE = loops > 1 ? try VAEStage.load(config: config) : nil
                 var textRow = 0
@@ -269,25 +272,26 @@ public final class VideoGenerator {
     }
 
     /// Refuses requests whose estimated peak exceeds the machine's memory.
-    func checkMemory(videos: Int) throws {
+    func checkMemory(videos: Int, sizes: CheckpointSizes) throws {
         guard let total = MemoryEstimate.physicalMemoryBytes else { return }
         let dit = (try? WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type), option: "")) ?? ""
         let vae = (try? WeightLocator.resolve(config.vae.path, component: WeightLocator.component(for: config.vae.type), option: "")) ?? ""
-        let estimate = MemoryEstimate(config: config, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
-                                      vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
-        if estimate.peakBytes > total * 0.9 && config.loop > 1 {
+        func estimate(_ config: GenerationConfig) -> MemoryEstimate {
+            MemoryEstimate(config: config, videos: videos, sizes: sizes, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
+                           vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
+        }
+        let whole = estimate(config)
+        if whole.peakBytes > total * 0.9 && config.loop > 1 {
             var one = config
             one.loop = 1
-            let single = MemoryEstimate(config: one, videos: videos, denoiserWeightBytes: MemoryEstimate.bytesOnDisk(dit),
-                                        vaeWeightBytes: MemoryEstimate.bytesOnDisk(vae))
-            if single.peakBytes <= total * 0.9 {
+            if estimate(one).peakBytes <= total * 0.9 {
                 throw PipelineError(String(format: "loop: %d loops make a video of %d frames, which needs %@ but the machine has %.1f GiB: lower loop (or num_frames, the resolution, batch_size)",
-                                           config.loop, config.totalFrames, estimate.description, total / 1_073_741_824))
+                                           config.loop, config.totalFrames, whole.description, total / 1_073_741_824))
             }
         }
-        if estimate.peakBytes > total * 0.9 {
+        if whole.peakBytes > total * 0.9 {
             throw PipelineError(String(format: "this request needs %@ but the machine has %.1f GiB: lower num_frames, the resolution, batch_size or the number of prompts",
-                                       estimate.description, total / 1_073_741_824))
+                                       whole.description, total / 1_073_741_824))
         }
     }
 

@@ -97,6 +97,9 @@ public struct STDiTConfig: Sendable, Equatable {
         guard headDim > 0, hidden % headDim == 0 else {
             throw STDiTError.badConfig("\(src): cannot tell the head count (no qk-norm or rope.freqs tensor; pass it explicitly) or it does not divide hidden size \(hidden)")
         }
+        if let numHeads, numHeads != hidden / headDim {
+            throw STDiTError.badConfig("\(src): its heads are \(headDim) wide, so hidden size \(hidden) has \(hidden / headDim) of them, not the \(numHeads) asked for")
+        }
         let patch = Array(xw[2...4])
         let finalOut = try store.shape("final_layer.linear.weight").first ?? 0
         let volume = patch.reduce(1, *)

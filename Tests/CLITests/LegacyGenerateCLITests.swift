@@ -31,12 +31,6 @@ final class LegacyGenerateCLITests: XCTestCase {
             path: Tests/Fixtures/golden/t5_encoder.weights.safetensors
             tokenizer: Tests/Fixtures/golden/tokenizer.model
             model_max_length: 16
-            d_model: 64
-            num_layers: 2
-            num_heads: 4
-            d_kv: 16
-            d_ff: 128
-            vocab_size: 512
           denoiser:
         \(denoiser)
           vae:
@@ -44,8 +38,6 @@ final class LegacyGenerateCLITests: XCTestCase {
             path: \(try writeSpatialVAE())
             micro_batch_size: 2
             spatial:
-              block_out_channels: [16, 32, 32, 32]
-              layers_per_block: 1
               norm_num_groups: 8
         scheduler:
         \(scheduler)
@@ -67,10 +59,7 @@ final class LegacyGenerateCLITests: XCTestCase {
         let cfg = try config(denoiser: """
               type: stdit2
               path: Tests/Fixtures/golden/stdit2.weights.safetensors
-              hidden_size: 72
-              depth: 2
               num_heads: 4
-              caption_channels: 64
         """, scheduler: """
           type: iddpm
           num_sampling_steps: 3
@@ -91,10 +80,7 @@ final class LegacyGenerateCLITests: XCTestCase {
         let denoiser = """
               type: stdit
               path: Tests/Fixtures/golden/stdit.weights.safetensors
-              hidden_size: 64
-              depth: 2
               num_heads: 4
-              caption_channels: 64
         """
         let cfg = try config(denoiser: denoiser, scheduler: "  type: ddim\n  num_sampling_steps: 2\n  cfg_scale: 7.0", frames: 4, size: [64, 64])
         let out = dir + "/v10.mp4"

@@ -185,10 +185,13 @@ final class OptionAuditTests: XCTestCase {
     }
 
     func testDenoiserKeysTheCheckpointContradictsAreRefused() throws {
-        for (key, text) in [("mlp_ratio: 2.0", "mlp_ratio 2.0"), ("pred_sigma: false", "pred_sigma false"),
-                            ("patch_size: [1, 4, 4]", "patch_size [1, 4, 4]"), ("no_temporal_pos_emb: true", "no_temporal_pos_emb")] {
+        for (key, text) in [("mlp_ratio: 2.0", "mlp_ratio: unknown key; the model reads it off its checkpoint"),
+                            ("pred_sigma: false", "pred_sigma: unknown key; the model reads it off its checkpoint"),
+                            ("patch_size: [1, 4, 4]", "patch_size: unknown key; the model reads it off its checkpoint"),
+                            ("no_temporal_pos_emb: true", "no_temporal_pos_emb"),
+                            ("num_heads: 8", "its heads are 16 wide, so hidden size 64 has 4 of them, not the 8 asked for")] {
             var text0 = try String(contentsOfFile: try tinyConfig(""), encoding: .utf8)
-            text0 = text0.replacingOccurrences(of: "    qk_norm: true\n", with: "    qk_norm: true\n    \(key)\n")
+            text0 = text0.replacingOccurrences(of: "    type: stdit3\n", with: "    type: stdit3\n    \(key)\n")
             let path = dir + "/den.yaml"
             try text0.write(toFile: path, atomically: true, encoding: .utf8)
             try assertRefused(["generate", "--config", path, "--prompt", "a", "--output", dir + "/x.mp4"], text)

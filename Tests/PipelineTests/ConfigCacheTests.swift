@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import Pipeline
 import STDiT
+import T5
 
 /// The `cache:` section and `--cache` (docs/caching.md, docs/configuration.md).
 final class ConfigCacheTests: XCTestCase {
@@ -91,7 +92,7 @@ final class ConfigCacheTests: XCTestCase {
             o.cache = spec
             var copy = c
             try copy.apply(overrides: o)
-            return MemoryEstimate(config: copy, videos: 1, denoiserWeightBytes: 0, vaeWeightBytes: 0).cacheBytes
+            return MemoryEstimate(config: copy, videos: 1, sizes: .xl2(copy), denoiserWeightBytes: 0, vaeWeightBytes: 0).cacheBytes
         }
         XCTAssertEqual(try bytes("none"), 0)
         XCTAssertEqual(try bytes("teacache"), 2 * hidden)
@@ -103,7 +104,7 @@ final class ConfigCacheTests: XCTestCase {
     func testMemoryEstimateCountsVideosAndBatch() throws {
         var c = GenerationConfig.defaults
         c.batchSize = 4
-        func estimate(_ videos: Int) -> MemoryEstimate { MemoryEstimate(config: c, videos: videos, denoiserWeightBytes: 0, vaeWeightBytes: 0) }
+        func estimate(_ videos: Int) -> MemoryEstimate { MemoryEstimate(config: c, videos: videos, sizes: .xl2(c), denoiserWeightBytes: 0, vaeWeightBytes: 0) }
         let frames = 3.0 * 51 * 240 * 424 * 4                       // 240p 9:16 decodes to 240 x 424
         XCTAssertGreaterThan(estimate(100).heldBytes, 100 * frames)
         XCTAssertEqual(estimate(100).heldBytes, 100 * estimate(1).heldBytes, accuracy: 1)
@@ -111,5 +112,12 @@ final class ConfigCacheTests: XCTestCase {
                           "one video is a batch of one, whatever batch_size says")
         XCTAssertEqual(estimate(4).denoiseBytes - estimate(4).heldBytes, estimate(40).denoiseBytes - estimate(40).heldBytes, accuracy: 1,
                        "a batch is at most batch_size videos")
+    }
+}
+
+extension CheckpointSizes {
+    /// The released v1.2 models' sizes (T5-XXL, STDiT3-XL/2, the v1.2 VAE) for `c`'s video.
+    static func xl2(_ c: GenerationConfig) -> CheckpointSizes {
+        CheckpointSizes(text: .xxl, denoiser: STDiTConfig(), latentShape: [4] + c.latentSize, decoderWidth: 128)
     }
 }

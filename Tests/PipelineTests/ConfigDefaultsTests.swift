@@ -30,8 +30,7 @@ final class ConfigDefaultsTests: XCTestCase {
         XCTAssertEqual(model["type"] as? String, "STDiT3-XL/2")
         XCTAssertEqual(c.denoiser.type, .stdit3)
         XCTAssertEqual(c.denoiser.path, model["from_pretrained"] as? String)
-        XCTAssertEqual(c.denoiser.qkNorm, model["qk_norm"] as? Bool)
-        XCTAssertEqual([c.denoiser.hiddenSize, c.denoiser.depth, c.denoiser.numHeads], [1152, 28, 16])
+        XCTAssertNil(c.denoiser.numHeads, "read off the checkpoint (16 for XL/2)")
         let vae = try XCTUnwrap(sample["vae"] as? [String: Any])
         XCTAssertEqual(c.vae.type, .openSoraV12)
         XCTAssertEqual(c.vae.path, vae["from_pretrained"] as? String)
@@ -122,11 +121,38 @@ final class ConfigDefaultsTests: XCTestCase {
         for path in [c.textEncoder.path, c.textEncoder.tokenizer ?? "", c.denoiser.path, c.vae.path] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: repoRoot + "/" + path), path)
         }
-        XCTAssertEqual(c.denoiser.outChannels, 8)
-        XCTAssertEqual(c.vae.temporal?.downsample, 4)
-        XCTAssertEqual(c.vae.spatial.downsample, 8)
+        // Sizes come from the checkpoints; the family's latent arithmetic (used before the VAE
+        // loads) agrees with the loaded VAE's.
+        let sizes = try CheckpointSizes(config: c)
+        XCTAssertEqual(sizes.text.dModel, 64)
+        XCTAssertEqual([sizes.denoiser.hiddenSize, sizes.denoiser.depth, sizes.denoiser.outChannels, sizes.denoiser.captionChannels], [64, 2, 8, 64])
+        XCTAssertEqual(sizes.latentShape, [4] + c.latentSize)
+        XCTAssertEqual(sizes.decoderWidth, 16)
+        XCTAssertEqual(c.vae.spatialDownsample, 8)
         XCTAssertEqual(c.outputPath(index: 0, count: 1), "out/tiny.mp4")
         XCTAssertEqual(c.outputPath(index: 1, count: 2), "out/tiny_0001.mp4")
+    }
+
+    /// The three checkpoints must fit together and with the run; each error names what to change.
+    func testCheckpointsThatDoNotFitAreRefused() throws {
+        let c = try GenerationConfig.load(path: repoRoot + "/configs/tiny.yaml")
+        let sizes = try CheckpointSizes(config: c)
+        XCTAssertNoThrow(try sizes.checkFit(c))
+        func refused(_ s: CheckpointSizes, _ config: GenerationConfig, _ message: String) {
+            XCTAssertThrowsError(try s.checkFit(config)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+        }
+        var narrow = sizes
+        narrow.text.dModel = 32
+        refused(narrow, c, "model.text_encoder.path: its T5 makes 32-wide captions, but the denoiser (model.denoiser.path) takes 64-wide ones")
+        var channels = sizes
+        channels.latentShape[0] = 16
+        refused(channels, c, "model.vae.path: its VAE makes 16-channel latents, but the denoiser (model.denoiser.path) takes 4")
+        var longer = c
+        longer.textEncoder.modelMaxLength = 20
+        refused(sizes, longer, "model.text_encoder.model_max_length: 20 tokens, but the denoiser's null caption (model.denoiser.path) has 16")
+        var guided = c
+        guided.scheduler.cfgChannel = 5
+        refused(sizes, guided, "scheduler.cfg_channel: 5, but the latents have 4 channels")
     }
 
     func testOlderFamiliesLoad() throws {
@@ -145,7 +171,6 @@ final class ConfigDefaultsTests: XCTestCase {
 
         let v10 = try GenerationConfig.load(path: repoRoot + "/configs/opensora-v1.0.yaml")
         XCTAssertEqual(v10.denoiser.type, .stdit)
-        XCTAssertFalse(v10.denoiser.qkNorm)
         XCTAssertEqual(v10.textEncoder.modelMaxLength, 120)
         XCTAssertEqual(v10.latentSize, [16, 64, 64])
         XCTAssertEqual(v10.scheduler.cfgChannel, nil)

@@ -56,7 +56,7 @@ final class OpenSora2ConfigTests: XCTestCase {
         assertConfigError("cond_type: i2v_head\n", "cond_type", "Open-Sora 2.0")
         assertConfigError("model:\n  clip:\n    path: x\n", "clip", "Open-Sora 2.0")
         assertConfigError(v2.replacingOccurrences(of: "    type: mmdit\n", with: "    type: mmdit\n    hidden_size: 3072\n"),
-                          "hidden_size", "applies only to stdit3")
+                          "hidden_size", "reads it off its checkpoint")
         assertConfigError(v2.replacingOccurrences(of: "  type: v2\n", with: "  type: v2\n  cfg_scale: 7\n"), "cfg_scale", "not v2")
         assertConfigError("scheduler:\n  guidance: 7\n", "guidance", "applies only to v2")
     }

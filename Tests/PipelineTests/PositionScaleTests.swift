@@ -13,14 +13,10 @@ final class PositionScaleTests: XCTestCase {
           text_encoder:
             path: \(golden)t5_encoder.weights.safetensors
             model_max_length: 16
-            d_model: 64
           denoiser:
             type: stdit
             path: \(golden)stdit.weights.safetensors
-            hidden_size: 64
-            depth: 2
             num_heads: 4
-            caption_channels: 64
         \(extra)
           vae:
             type: sd-vae

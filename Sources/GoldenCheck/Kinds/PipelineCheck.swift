@@ -66,48 +66,29 @@ enum PipelineCheck {
         guard let steps = sched["num_sampling_steps"] as? Int, let cfg = sched["cfg_scale"] as? Double else {
             throw GoldenError.badCase(path: c.path, detail: "scheduler lacks num_sampling_steps/cfg_scale")
         }
-        let t5 = try T5Config.infer(from: try c.weights(named: files[0]))
-        let dit = try STDiT3Config.inferred(from: try c.weights(named: files[1]))
         let vaeCase = try GoldenCase(path: c.file((files[2] as NSString).replacingOccurrences(of: ".weights.safetensors", with: ".json")))
         guard let pipe = vaeCase.config["pipeline"] as? [String: Any], let temporal = pipe["vae_temporal"] as? [String: Any],
               let spatial = vaeCase.config["spatial_autoencoderkl"] as? [String: Any] else {
             throw GoldenError.badCase(path: vaeCase.path, detail: "config.pipeline / spatial_autoencoderkl missing")
         }
-        func list(_ v: Any?) -> String { "[" + ((v as? [Any]) ?? []).map { "\($0)" }.joined(separator: ", ") + "]" }
         let yaml = """
         model:
           text_encoder:
             path: \(c.file(files[0]))
             tokenizer: \(tokenizer)
             model_max_length: \(maxLength)
-            d_model: \(t5.dModel)
-            num_layers: \(t5.layers)
-            num_heads: \(t5.heads)
-            d_kv: \(t5.dKV)
-            d_ff: \(t5.dFF)
-            vocab_size: \(t5.vocabSize)
           denoiser:
             type: stdit3
             path: \(c.file(files[1]))
-            hidden_size: \(dit.hiddenSize)
-            depth: \(dit.depth)
-            num_heads: \(dit.numHeads)
-            caption_channels: \(dit.captionChannels)
           vae:
             type: opensora-vae-v1.2
             path: \(c.file(files[2]))
             micro_frame_size: \(pipe["micro_frame_size"] as? Int ?? 17)
             micro_batch_size: \((pipe["vae_2d"] as? [String: Any])?["micro_batch_size"] as? Int ?? 4)
             spatial:
-              block_out_channels: \(list(spatial["block_out_channels"]))
-              layers_per_block: \(spatial["layers_per_block"] as? Int ?? 2)
               norm_num_groups: \(spatial["norm_num_groups"] as? Int ?? 32)
             temporal:
-              filters: \(temporal["filters"] as? Int ?? 128)
-              channel_multipliers: \(list(temporal["channel_multipliers"]))
-              num_res_blocks: \(temporal["num_res_blocks"] as? Int ?? 4)
               num_groups: \(temporal["num_groups"] as? Int ?? 32)
-              temporal_downsample: [\(((temporal["temporal_downsample"] as? [Bool]) ?? []).map { $0 ? "true" : "false" }.joined(separator: ", "))]
         scheduler:
           type: rflow
           num_sampling_steps: \(steps)

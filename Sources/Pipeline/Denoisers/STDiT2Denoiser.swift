@@ -9,15 +9,9 @@ struct STDiT2Model: DenoisingModel {
     let model: STDiT2
 
     init(config: GenerationConfig) throws {
-        let d = config.denoiser
-        model = try DenoiserCheckpoint.open(config, name: "STDiT2 (v1.1)", build: { store, path in
-            var c = try STDiTConfig.inferred(from: store, numHeads: d.numHeads, inputSqSize: d.inputSqSize)
-            if c.qkNorm != d.qkNorm {
-                throw PipelineError("\(path): checkpoint \(c.qkNorm ? "has" : "has no") q/k norm weights, but model.denoiser.qk_norm is \(d.qkNorm)")
-            }
-            c.qkNormLegacy = d.qkNormLegacy
-            return try STDiT2(weights: store, config: c, quantization: config.quantize)
-        }, sizes: \.config).model
+        model = try DenoiserCheckpoint.open(config, build: { store, _ in
+            try STDiT2(weights: store, config: try DenoiserCheckpoint.architecture(store, config), quantization: config.quantize)
+        }).model
     }
 
     func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {

@@ -8,11 +8,9 @@ struct STDiT3Model: DenoisingModel {
     let model: STDiT3
 
     init(config: GenerationConfig) throws {
-        let d = config.denoiser
-        model = try DenoiserCheckpoint.open(config, name: "STDiT3", build: { store, _ in
-            try STDiT3(weights: store, config: try STDiTConfig.inferred(from: store, numHeads: d.numHeads, inputSqSize: d.inputSqSize),
-                       quantization: config.quantize)
-        }, sizes: \.config).model
+        model = try DenoiserCheckpoint.open(config, build: { store, _ in
+            try STDiT3(weights: store, config: try DenoiserCheckpoint.architecture(store, config), quantization: config.quantize)
+        }).model
     }
 
     func denoiser(text: TextEmbeddings, info: ResolutionInfo, cache: StepCache?) throws -> Denoiser {

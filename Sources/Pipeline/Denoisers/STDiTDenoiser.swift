@@ -12,9 +12,9 @@ struct STDiTV1Model: DenoisingModel {
 
     init(config: GenerationConfig) throws {
         let d = config.denoiser
-        let (model, path, store) = try DenoiserCheckpoint.open(config, name: "STDiT (v1.0)", build: { store, _ in
-            try STDiTV1(weights: store, numHeads: d.numHeads, quantization: config.quantize)
-        }, sizes: \.config)
+        let (model, path, store) = try DenoiserCheckpoint.open(config, build: { store, _ in
+            try STDiTV1(weights: store, config: try DenoiserCheckpoint.architecture(store, config), quantization: config.quantize)
+        })
         try checkPositionScale(store, table: "pos_embed", scale: d.spaceScale, key: "space_scale", path: path)
         try checkPositionScale(store, table: "pos_embed_temporal", scale: d.timeScale, key: "time_scale", path: path)
         self.model = model
