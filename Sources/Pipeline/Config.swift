@@ -123,21 +123,21 @@ public struct GenerationConfig: Equatable, Sendable, Codable, FamilyKeyed {
     public init() {}
 
     /// The keys, in the order `--print-config` writes them: the property's name in snake_case
-    /// unless given; `cache` (read and printed by CacheConfig) and `provenance` are not keys here.
+    /// unless given (`provenance` is not a key).
     enum CodingKeys: String, CodingKey {
         case textEncoder = "model.text_encoder", clip = "model.clip", denoiser = "model.denoiser", vae = "model.vae", scheduler
         case resolution, aspectRatio, imageSize, numFrames, fps, frameInterval, saveFPS, seed, batchSize, numSample
         case prompts = "prompt", promptPath, aes, flow, cameraMotion
         case referencePaths = "reference_path", maskStrategies = "mask_strategy", loop, conditionFrameLength, conditionFrameEdit, align
         case condType, ref, motionScore
-        case dtype, rng, quantize, output
+        case dtype, rng, quantize, output, cache
     }
 
     /// Keys of one generation only: Open-Sora 1.x's prompt scores, references, loops and fps
     /// conditioning; Open-Sora 2.0's condition type, reference, motion score and CLIP. The other
     /// generation's keys are refused (`ConfigLoad`, `apply(overrides:)`) and not printed.
     static let openSora1Keys: Set<String> = ["fps", "frame_interval", "aes", "flow", "camera_motion", "reference_path", "mask_strategy",
-                                             "loop", "condition_frame_length", "condition_frame_edit", "align"]
+                                             "loop", "condition_frame_length", "condition_frame_edit", "align", "cache"]
     static let openSora2Keys: Set<String> = ["model.clip", "cond_type", "ref", "motion_score"]
     var inapplicableKeys: Set<String> { denoiser.type.isOpenSora2 ? Self.openSora1Keys : Self.openSora2Keys }
 
@@ -236,12 +236,6 @@ public struct GenerationConfig: Equatable, Sendable, Codable, FamilyKeyed {
               let table = OpenSoraTables.sizes.first(where: { $0.key == resolution })?.value else { return nil }
         return table[key]
     }
-
-    /// Resolves `num_frames`: a count, or a NUM_FRAMES_MAP name ("2s" = 51, "4s" = 102, ...).
-    public static func frameCount(_ spec: String) -> Int? {
-        if let n = OpenSoraTables.numFrames[spec] { return n }
-        return Int(spec.trimmingCharacters(in: .whitespaces))
-    }
 }
 
 /// Where values came from, for error messages. Not part of a config's value: any two are equal,
@@ -251,7 +245,7 @@ struct Provenance: Equatable, Sendable {
     var lines: [String: Int] = [:]
     var overridden: Set<String> = []
     /// save_fps was given (file or flag); otherwise it follows fps // frame_interval.
-    var saveFPSGiven = false
+    var saveFPSGiven: Bool { lines["save_fps"] != nil || overridden.contains("save_fps") }
 
     var checker: ConfigChecker { ConfigChecker(source: source, lines: lines, overridden: overridden) }
 

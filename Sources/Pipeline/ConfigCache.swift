@@ -6,16 +6,19 @@ import Yams
 import STDiT
 import TensorCore
 
-public enum CacheMethodName: String, Sendable, CaseIterable {
+public enum CacheMethodName: String, Sendable, CaseIterable, ConfigName {
     case none, teacache, pab
+    static let kind = ""
 }
 
-public struct CacheConfig: Equatable, Sendable {
+public struct CacheConfig: Equatable, Sendable, Codable {
     public var method = CacheMethodName.none
     public var teaCache = TeaCacheSettings()
     public var pab = PABSettings()
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case method, teaCache = "teacache", pab }
 
     /// The method with its settings; nil for `none`.
     public var stepCacheMethod: StepCacheMethod? {
@@ -55,37 +58,6 @@ public struct CacheConfig: Equatable, Sendable {
         }
     }
 
-    static func parse(_ s: YAMLSection?) throws -> CacheConfig {
-        var c = CacheConfig()
-        guard let s else { return c }
-        if let name = try s.string("method").or(nil) {
-            guard let m = CacheMethodName(rawValue: name.lowercased()) else {
-                throw s.error("method", "expected none, teacache or pab, got '\(name)'")
-            }
-            c.method = m
-        }
-        if let t = try s.section("teacache") {
-            c.teaCache.threshold = try t.double("threshold").or(c.teaCache.threshold) ?? c.teaCache.threshold
-            c.teaCache.coefficients = try t.doubles("coefficients").or(c.teaCache.coefficients) ?? c.teaCache.coefficients
-            try t.finish()
-        }
-        if let p = try s.section("pab") {
-            c.pab.spatialRange = try p.int("spatial_range").or(c.pab.spatialRange) ?? c.pab.spatialRange
-            c.pab.temporalRange = try p.int("temporal_range").or(c.pab.temporalRange) ?? c.pab.temporalRange
-            c.pab.crossRange = try p.int("cross_range").or(c.pab.crossRange) ?? c.pab.crossRange
-            if let w = try p.ints("timestep_window").or(nil) {
-                guard w.count == 2, w[0] < w[1] else { throw p.error("timestep_window", "expected [low, high] with low < high, got \(w)") }
-                c.pab.window = w[0]...w[1]
-            }
-            c.pab.mlpTimesteps = try p.ints("mlp_timesteps").or(c.pab.mlpTimesteps) ?? []
-            c.pab.mlpBlocks = try p.ints("mlp_blocks").or(c.pab.mlpBlocks) ?? []
-            c.pab.mlpSkipCount = try p.int("mlp_skip_count").or(c.pab.mlpSkipCount) ?? c.pab.mlpSkipCount
-            try p.finish()
-        }
-        try s.finish()
-        return c
-    }
-
     func validate(_ check: ConfigChecker) throws {
         try check.range("cache.teacache.threshold", teaCache.threshold, 0...1000)
         guard !teaCache.coefficients.isEmpty, teaCache.coefficients.allSatisfy(\.isFinite) else {
@@ -97,38 +69,52 @@ public struct CacheConfig: Equatable, Sendable {
         try check.range("cache.pab.mlp_skip_count", pab.mlpSkipCount, 0...1000)
         if let b = pab.mlpBlocks.first(where: { $0 < 0 }) { throw check.error("cache.pab.mlp_blocks", "block indices must not be negative, got \(b)") }
     }
+}
 
-    func yamlLines(list: ([String]) -> String, num: (Double) -> String) -> [String] {
-        [
-            "cache:",
-            "  method: \(method.rawValue)",
-            "  teacache:",
-            "    threshold: \(num(teaCache.threshold))",
-            "    coefficients: \(list(teaCache.coefficients.map { "\($0)" }))",
-            "  pab:",
-            "    spatial_range: \(pab.spatialRange)",
-            "    temporal_range: \(pab.temporalRange)",
-            "    cross_range: \(pab.crossRange)",
-            "    timestep_window: [\(pab.window.lowerBound), \(pab.window.upperBound)]",
-            "    mlp_timesteps: \(list(pab.mlpTimesteps.map { "\($0)" }))",
-            "    mlp_blocks: \(list(pab.mlpBlocks.map { "\($0)" }))",
-            "    mlp_skip_count: \(pab.mlpSkipCount)",
-        ]
+// The published settings' keys (STDiT's types): `cache.teacache.*` and `cache.pab.*`.
+extension TeaCacheSettings: Codable {
+    enum CodingKeys: String, CodingKey { case threshold, coefficients }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(threshold: try c.decode(Double.self, forKey: .threshold))
+        coefficients = try c.decode([Double].self, forKey: .coefficients)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(coefficients, forKey: .coefficients)
     }
 }
 
-extension YAMLSection {
-    func doubles(_ key: String) throws -> Setting<[Double]> {
-        guard let n = node(key) else { return .absent }
-        if n.tag.description == Tag.Name.null.rawValue { return .null }
-        guard let seq = n.sequence else { throw error(key, "expected a list of numbers") }
-        return .value(try seq.map { item in
-            let tag = item.tag.description
-            guard let s = item.scalar, tag == Tag.Name.int.rawValue || tag == Tag.Name.float.rawValue,
-                  let v = Double(s.string.replacingOccurrences(of: "_", with: "")), v.isFinite else {
-                throw error(key, "expected a list of numbers, got '\(item.scalar?.string ?? "a nested value")'")
-            }
-            return v
-        })
+extension PABSettings: Codable {
+    enum CodingKeys: String, CodingKey { case spatialRange, temporalRange, crossRange, timestepWindow, mlpTimesteps, mlpBlocks, mlpSkipCount }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        spatialRange = try c.decode(Int.self, forKey: .spatialRange)
+        temporalRange = try c.decode(Int.self, forKey: .temporalRange)
+        crossRange = try c.decode(Int.self, forKey: .crossRange)
+        let w = try c.decode([Int].self, forKey: .timestepWindow)
+        guard w.count == 2, w[0] < w[1] else {
+            throw ConfigCoding.error(in: decoder, key: "timestep_window", "expected [low, high] with low < high, got \(w)")
+        }
+        window = w[0]...w[1]
+        mlpTimesteps = try c.decodeIfPresent([Int].self, forKey: .mlpTimesteps) ?? []
+        mlpBlocks = try c.decodeIfPresent([Int].self, forKey: .mlpBlocks) ?? []
+        mlpSkipCount = try c.decode(Int.self, forKey: .mlpSkipCount)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(spatialRange, forKey: .spatialRange)
+        try c.encode(temporalRange, forKey: .temporalRange)
+        try c.encode(crossRange, forKey: .crossRange)
+        try c.encode([window.lowerBound, window.upperBound], forKey: .timestepWindow)
+        try c.encode(mlpTimesteps, forKey: .mlpTimesteps)
+        try c.encode(mlpBlocks, forKey: .mlpBlocks)
+        try c.encode(mlpSkipCount, forKey: .mlpSkipCount)
     }
 }

@@ -47,6 +47,9 @@ extension FamilySection {
 }
 
 enum ConfigCoding {
+    /// Integer keys that also take names: `num_frames: 4s` (NUM_FRAMES_MAP).
+    static let namedInts: [String: [String: Int]] = ["num_frames": OpenSoraTables.numFrames]
+
     /// The YAML key of a Swift property name.
     static func yamlKey(_ name: String) -> String {
         var out = ""
@@ -63,15 +66,14 @@ enum ConfigCoding {
     }
 
     /// Reads `T` from `section` (nil: absent from the file); what the file leaves out keeps `defaults`'
-    /// value. A family section first reads its `type` and starts from that family's defaults. Keys in
-    /// `readByCaller` (YAML names) keep the default's value: the caller reads them its own way.
-    static func decode<T: Codable>(_ type: T.Type, from section: YAMLSection?, defaults: T, readByCaller: Set<String> = []) throws -> T {
+    /// value. A family section first reads its `type` and starts from that family's defaults.
+    static func decode<T: Codable>(_ type: T.Type, from section: YAMLSection?, defaults: T) throws -> T {
         var start = defaults
         if let family = T.self as? any FamilySection.Type {
             start = try familyDefaults(family, section: section, defaults: defaults) as! T
         }
         guard let section else { return start }
-        let decoder = SectionDecoder(section: section, defaults: tree(start, omitInapplicable: false), readByCaller: readByCaller)
+        let decoder = SectionDecoder(section: section, defaults: tree(start, omitInapplicable: false))
         let value = try T(from: decoder)
         for inner in decoder.innerSections.values { try inner.finish() }
         try section.finish()
@@ -89,6 +91,12 @@ enum ConfigCoding {
             throw section.error(key, "applies only to \(families.map(\.rawValue).joined(separator: ", ")), not \(start.type.rawValue)")
         }
         return start
+    }
+
+    /// An error about `key` of the section `decoder` reads, with its file and line (a section's
+    /// own check in its `init(from:)`).
+    static func error(in decoder: Decoder, key: String, _ message: String) -> Error {
+        (decoder as? SectionDecoder)?.section.error(key, message) ?? ConfigError(source: "config", key: key, message)
     }
 
     /// `value`'s keys as YAML lines, indented `level` steps (two spaces each).
@@ -155,16 +163,14 @@ private final class SectionDecoder: Decoder {
     let section: YAMLSection
     /// The defaults, encoded: the value of every key the file leaves out.
     let defaults: YAMLTree
-    let readByCaller: Set<String>
     /// Sections named by dotted keys ("model" of "model.denoiser"), finished after the decode.
     var innerSections: [String: YAMLSection] = [:]
     var codingPath: [CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
-    init(section: YAMLSection, defaults: YAMLTree, readByCaller: Set<String>) {
+    init(section: YAMLSection, defaults: YAMLTree) {
         self.section = section
         self.defaults = defaults
-        self.readByCaller = readByCaller
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -205,11 +211,10 @@ private struct SectionReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     /// The file's value: `.absent` or `.null` leave the choice to the caller.
     private func read<T: Decodable>(_: T.Type, _ key: Key) throws -> Setting<T> {
-        guard !decoder.readByCaller.contains(name(key)) else { return .absent }
         let (found, name) = try decoder.place(of: name(key))
         guard let section = found else { return .absent }
         switch T.self {
-        case is Int.Type: return try section.int(name) as! Setting<T>
+        case is Int.Type: return try section.int(name, names: ConfigCoding.namedInts[section.qualified(name)]) as! Setting<T>
         case is Double.Type: return try section.double(name) as! Setting<T>
         case is Bool.Type: return try section.bool(name) as! Setting<T>
         case is String.Type: return try section.string(name) as! Setting<T>

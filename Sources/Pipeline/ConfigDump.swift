@@ -5,9 +5,6 @@ import Foundation
 
 extension GenerationConfig {
     public func yamlText() -> String {
-        // Step caching is Open-Sora 1.x's (STDiT); an Open-Sora 2.0 config has no cache section.
-        let cacheLines = denoiser.type.isOpenSora2 ? [] : cache.yamlLines(list: { "[" + $0.joined(separator: ", ") + "]" }, num: ConfigCoding.number)
-        let out = ConfigCoding.yamlLines(self) + cacheLines
-        return out.joined(separator: "\n") + "\n"
+        ConfigCoding.yamlLines(self).joined(separator: "\n") + "\n"
     }
 }

@@ -80,36 +80,19 @@ extension GenerationConfig {
         }
         let keyLines = KeyLines()
         let top = try YAMLSection(source: source, path: "", node: root, keyLines: keyLines)
-        var c = GenerationConfig()
-        // Keys read their own way: a frame count or a NUM_FRAMES_MAP name, and the cache section.
-        switch try top.string("num_frames") {
-        case .absent: break
-        case .null: throw top.error("num_frames", "must be set")
-        case .value(let spec):
-            guard let n = frameCount(spec) else {
-                throw top.error("num_frames", "expected a frame count or one of \(OpenSoraTables.numFrames.keys.sorted().joined(separator: ", ")), got '\(spec)'")
-            }
-            c.numFrames = n
-        }
-        let cache = try CacheConfig.parse(try top.section("cache"))
-        let saveFPSGiven = top.has("save_fps")
-        let saveFPS = try top.int("save_fps").or(nil)
-        let textLength = try top.section("model")?.section("text_encoder")?.int("model_max_length").or(nil)
-
-        c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: c, readByCaller: ["num_frames"])
+        var c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: GenerationConfig())
         for key in c.inapplicableKeys.sorted() {
             let parts = key.split(separator: ".").map(String.init)
             let holder = try parts.dropLast().reduce(Optional(top)) { section, name in try section?.section(name) }
             if let holder, holder.has(parts.last!) { throw holder.error(parts.last!, c.inapplicableKeyError(key)) }
         }
-        if c.denoiser.type.isOpenSora2, top.has("cache") { throw top.error("cache", c.inapplicableKeyError("cache")) }
-        c.cache = cache
         // Defaults that follow other keys: the family's text length, save_fps = fps // frame_interval.
-        if textLength == nil { c.textEncoder.modelMaxLength = c.denoiser.type.defaultTextLength }
-        if saveFPS == nil { c.saveFPS = c.fps / max(c.frameInterval, 1) }
+        let given = { (key: String) in keyLines.lines[key] != nil }
+        if !given("model.text_encoder.model_max_length") { c.textEncoder.modelMaxLength = c.denoiser.type.defaultTextLength }
+        if !given("save_fps") { c.saveFPS = c.fps / max(c.frameInterval, 1) }
         if c.seed == GenerationConfig.randomSeed { c.seed = GenerationConfig.drawSeed() }
 
-        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [], saveFPSGiven: saveFPSGiven)
+        c.provenance = Provenance(source: source, lines: keyLines.lines, overridden: [])
         try c.validate()
         return c
     }

@@ -63,10 +63,9 @@ public struct ConfigOverrides: Sendable, Encodable {
 
     public init() {}
 
-    /// The key each flag sets. `numFrames` (a count or a NUM_FRAMES_MAP name) and `cache` (a
-    /// `--cache` spec) are applied by hand.
+    /// The key each flag sets. `cache` (a `--cache` spec: method and threshold) is applied by hand.
     enum CodingKeys: String, CodingKey {
-        case prompts = "prompt", promptPath, resolution, aspectRatio, imageSize, fps, frameInterval, saveFPS, seed
+        case prompts = "prompt", promptPath, resolution, aspectRatio, imageSize, numFrames, fps, frameInterval, saveFPS, seed
         case batchSize, numSample, aes, flow, cameraMotion, referencePaths = "reference_path", maskStrategies = "mask_strategy"
         case loop, conditionFrameLength, conditionFrameEdit, align, dtype, rng, quantize
         case scheduler = "scheduler.type", numSamplingSteps = "scheduler.num_sampling_steps", cfgScale = "scheduler.cfg_scale"
@@ -84,14 +83,6 @@ extension GenerationConfig {
     public mutating func apply(overrides o: ConfigOverrides) throws {
         func bad(_ key: String, _ message: String) -> ConfigError { ConfigError(source: "command line", key: key, message) }
         if o.prompts != nil && o.promptPath != nil { throw bad("prompt", "give prompts or a prompt file, not both") }
-        var numFrames = self.numFrames
-        if let spec = o.numFrames {
-            guard let n = Self.frameCount(spec) else {
-                throw bad("num_frames", "expected a frame count or one of \(OpenSoraTables.numFrames.keys.sorted().joined(separator: ", ")), got '\(spec)'")
-            }
-            numFrames = n
-        }
-
         // The config as printed, with the flags' keys over it.
         let base = ConfigCoding.tree(self, omitInapplicable: true)
         let flags = ConfigCoding.tree(o, omitInapplicable: false, skipAbsent: true)
@@ -111,7 +102,6 @@ extension GenerationConfig {
             let section = base.subtree("scheduler")
             for key in SchedulerConfig.familyKeys.map(\.key) { section.remove(key) }
         }
-        base.remove("num_frames")  // set by hand below
         let touched = base.overlay(flags)
 
         let keyLines = KeyLines()
@@ -119,23 +109,18 @@ extension GenerationConfig {
         let root: Node?
         do { root = try Yams.compose(yaml: base.lines(level: 0).joined(separator: "\n")) } catch { throw bad("", "\(error)") }
         let top = try YAMLSection(source: provenance.source, path: "", node: root, keyLines: keyLines)
-        var c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: GenerationConfig(), readByCaller: ["num_frames"])
+        var c = try ConfigCoding.decode(GenerationConfig.self, from: top, defaults: GenerationConfig())
         // A flag of the other generation's (Open-Sora 1.x / 2.0) is refused, as its key in a file.
         for key in touched.sorted() where c.inapplicableKeys.contains(where: { key == $0 || key.hasPrefix($0 + ".") }) {
             throw bad(key, c.inapplicableKeyError(key))
         }
         if o.cache != nil && c.denoiser.type.isOpenSora2 { throw bad("cache", c.inapplicableKeyError("cache")) }
-        c.numFrames = numFrames
-        c.cache = cache
         c.provenance = provenance
-        if o.saveFPS != nil {
-            c.provenance.saveFPSGiven = true
-        } else if !c.provenance.saveFPSGiven && (o.fps != nil || o.frameInterval != nil) {
+        if o.saveFPS == nil && !c.provenance.saveFPSGiven && (o.fps != nil || o.frameInterval != nil) {
             guard c.frameInterval > 0 else { throw bad("frame_interval", "must be 1 ... 100, got \(c.frameInterval)") }
             c.saveFPS = c.fps / c.frameInterval  // follows fps as inference.py's default does
         }
         var overridden = Set(touched)
-        if o.numFrames != nil { overridden.insert("num_frames") }
         if let spec = o.cache {
             try c.cache.apply(spec: spec)
             overridden.formUnion(["cache.method", "cache.teacache.threshold"])

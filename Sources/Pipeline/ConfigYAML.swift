@@ -82,13 +82,17 @@ final class YAMLSection {
         return .value((s.string, tag))
     }
 
-    func int(_ key: String) throws -> Setting<Int> {
+    /// An integer; with `names` (a key's named values, `ConfigCoding.namedInts`) also one of the
+    /// names, or a count written as a string (a flag's value).
+    func int(_ key: String, names: [String: Int]? = nil) throws -> Setting<Int> {
         switch try scalar(key) {
         case .absent: return .absent
         case .null: return .null
         case .value(let s):
+            if let names, let v = names[s.text] ?? Int(s.text.trimmingCharacters(in: .whitespaces)) { return .value(v) }
             guard s.tag == Tag.Name.int.rawValue, let v = Int(s.text.replacingOccurrences(of: "_", with: "")) else {
-                throw error(key, "expected an integer, got '\(s.text)'")
+                let named = names.map { " or one of \($0.keys.sorted().joined(separator: ", "))" } ?? ""
+                throw error(key, "expected an integer\(named), got '\(s.text)'")
             }
             return .value(v)
         }
@@ -152,6 +156,20 @@ final class YAMLSection {
             guard let s = item.scalar, item.tag.description == Tag.Name.int.rawValue,
                   let v = Int(s.string.replacingOccurrences(of: "_", with: "")) else {
                 throw error(key, "expected a list of integers, got '\(item.scalar?.string ?? "a nested value")'")
+            }
+            return v
+        })
+    }
+
+    func doubles(_ key: String) throws -> Setting<[Double]> {
+        guard let n = node(key) else { return .absent }
+        if n.tag.description == Tag.Name.null.rawValue { return .null }
+        guard let seq = n.sequence else { throw error(key, "expected a list of numbers") }
+        return .value(try seq.map { item in
+            let tag = item.tag.description
+            guard let s = item.scalar, tag == Tag.Name.int.rawValue || tag == Tag.Name.float.rawValue,
+                  let v = Double(s.string.replacingOccurrences(of: "_", with: "")), v.isFinite else {
+                throw error(key, "expected a list of numbers, got '\(item.scalar?.string ?? "a nested value")'")
             }
             return v
         })

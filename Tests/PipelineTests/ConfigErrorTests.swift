@@ -27,7 +27,8 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("quantize: int4\n", "quantize", "none or int8")
         assertConfigError("scheduler:\n  type: euler\n", "scheduler.type", "rflow, iddpm, ddim")
         assertConfigError("model:\n  vae:\n    type: vqgan\n", "model.vae.type", "unknown VAE")
-        assertConfigError("num_frames: null\n", "num_frames", "must be set")
+        // null for a key that cannot be unset keeps the default, as for every such key.
+        XCTAssertEqual(try GenerationConfig.parse(yaml: "num_frames: null\n", source: "t.yaml").numFrames, GenerationConfig.defaults.numFrames)
         assertConfigError("seed: [1\n", "not valid YAML")
     }
 
