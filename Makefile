@@ -6,7 +6,7 @@ APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
 
-.PHONY: setup deps build test demo bench clean test-slurm
+.PHONY: setup deps build test demo bench clean test-slurm parity-report
 
 setup: deps build
 
@@ -47,6 +47,11 @@ bench: build
 	$(BIN) bench --component stdit2-xl2 --latent 51x30x53 | tee bench/results/stdit2-xl2.json
 	$(BIN) bench --component pipeline-v1.1 --latent 51x30x53 --steps 1 | tee bench/results/pipeline-v1.1.json
 	$(BIN) bench --component mmdit-v2 --latent 9,32,32 --blocks 2 --quantize none,int8 | tee bench/results/mmdit-v2.json
+
+# What a refactoring must leave unchanged (golden errors, output bytes, resolved configs), as text
+# to diff between two commits (`make build && make -s parity-report > before.txt`): docs/architecture.md.
+parity-report:
+	@tools/parity-report.sh
 
 clean:
 	rm -rf .build

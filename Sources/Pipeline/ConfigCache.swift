@@ -2,7 +2,6 @@
 // `method: none` (the default) computes every step exactly as without the section.
 
 import Foundation
-import Yams
 import STDiT
 import TensorCore
 
