@@ -66,7 +66,41 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
         return
     }
     _ = Runtime.configured
-    cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    // Slices fixed by the shape alone, each one single-threaded OpenBLAS call, run by the engine's
+    // workers: the bytes do not depend on the thread count (OpenBLAS's own threads split a product
+    // by the thread count, which changes which kernel, and so which rounding, a row gets).
+    let split = GEMMSlices(m: m, n: n, k: k)
+    if split.count == 1 { return cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
+    let (ap, bp, cp) = (SendablePointer(a), SendablePointer(b), SendablePointer(c))
+    parallelFor(split.count) { slices in
+        for s in slices {
+            let lo = s * split.size, len = min(split.size, (split.byRows ? m : n) - lo)
+            if split.byRows {
+                cblasSgemm(transA, transB, len, n, k, alpha, ap.p + (transA ? lo : lo * lda), lda, bp.p, ldb, beta, cp.p + lo * ldc, ldc)
+            } else {
+                cblasSgemm(transA, transB, m, len, k, alpha, ap.p, lda, bp.p + (transB ? lo * ldb : lo), ldb, beta, cp.p + lo, ldc)
+            }
+        }
+    }
+}
+
+/// How `sgemm` splits a product: along C's rows (or its columns, when C is wide and short) into
+/// `count` slices of `size`, from the shape alone. A slice is at least `minSize` rows, so that
+/// OpenBLAS's packing of the shared operand (once per call) stays a small part of the work.
+@usableFromInline
+struct GEMMSlices: Sendable {
+    @usableFromInline static let minWork = 1 << 24, minSize = 256, maxCount = 8, align = 16
+    @usableFromInline let byRows: Bool, size: Int, count: Int
+
+    @inlinable
+    init(m: Int, n: Int, k: Int) {
+        byRows = m >= n || m >= 2 * Self.minSize
+        let dim = byRows ? m : n
+        guard m * n * k >= Self.minWork, dim >= 2 * Self.minSize else { size = dim; count = 1; return }
+        let wanted = (dim + Self.maxCount - 1) / Self.maxCount
+        size = (max(Self.minSize, wanted) + Self.align - 1) / Self.align * Self.align
+        count = (dim + size - 1) / size
+    }
 }
 
 @inlinable

@@ -1,9 +1,9 @@
 // One place decides how many threads the engine's own (non-BLAS) loops use.
 //
 // Our loops fork-join with DispatchQueue.concurrentPerform (cheap: ~25 ns an iteration, the caller
-// takes part). OpenBLAS has its own threads; we never run both at once: GEMMs are called from one
-// thread, and loops that call small GEMMs from several workers wrap themselves in
-// `BLAS.singleThreaded`; OpenBLAS's idle workers are told to sleep at once (`BLAS.limitIdleSpin`).
+// takes part). OpenBLAS runs single-threaded: `sgemm` splits a large product into slices fixed by
+// its shape and our workers run them, so no result depends on the thread count. (Its idle pool
+// threads are told to sleep at once, `BLAS.limitIdleSpin`, in case a caller raises its count.)
 
 import Foundation
 import Dispatch
@@ -18,9 +18,10 @@ public enum Runtime {
         applyBLASThreads()
     }
 
+    /// OpenBLAS runs single-threaded: `sgemm` splits each large product itself (GEMMSlices).
     static func applyBLASThreads() {
         _ = idleSpinLimited
-        BLAS.setThreads(threads)
+        BLAS.setThreads(1)
     }
 
     private static let idleSpinLimited: Bool = { BLAS.limitIdleSpin(); return true }()
