@@ -18,6 +18,10 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
     public let shapeNote: String
     /// ||got - ref||_2 / ||ref||_2 (0 for integer outputs).
     public private(set) var relativeL2: Float = 0
+    /// FNV-1a over the engine output's float32 bits (nil for integer and list outputs): equal
+    /// digests are equal bytes, so runs at other thread counts or on other machines compare with
+    /// `opensora check --digests` (docs/configuration.md).
+    public private(set) var digest: UInt64? = nil
     /// Set by `--quantize int8`: the output passes on relative L2 error within this bound instead
     /// of on max abs error (an approximation cannot meet the float32 tolerances).
     public private(set) var relativeL2Bound: Float? = nil
@@ -38,6 +42,7 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
     public init(name: String, got: Tensor, expected: Tensor, tolerance: Float) {
         self.name = name
         self.tolerance = tolerance
+        digest = Self.fnv1a(got)
         shapeOK = got.shape == expected.shape
         shapeNote = shapeOK ? "" : "got \(got.shape) expected \(expected.shape)"
         guard shapeOK else { maxAbs = .infinity; maxRel = .infinity; return }
@@ -77,6 +82,22 @@ public struct OutputCheck: Sendable, CustomStringConvertible {
         self.init(name: got.count == expected.count ? name : "\(name) (\(got.count) entries, expected \(expected.count))",
                   mismatches: differing, total: max(expected.count, 1))
     }
+
+    /// FNV-1a (64-bit) over the float32 bit patterns of `t`, with its shape first.
+    static func fnv1a(_ t: Tensor) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ word: UInt64, bytes: Int) {
+            var w = word
+            for _ in 0..<bytes { h = (h ^ (w & 0xff)) &* 0x0000_0100_0000_01b3; w >>= 8 }
+        }
+        for d in t.shape { mix(UInt64(d), bytes: 8) }
+        let p = t.pointer
+        for i in 0..<t.count { mix(UInt64(p[i].bitPattern), bytes: 4) }
+        return h
+    }
+
+    /// The engine output's digest as printed: 16 hex digits, or "-" for outputs that have none.
+    public var digestText: String { digest.map { String(format: "%016llx", $0) } ?? "-" }
 
     public var description: String {
         let status = passed ? "PASS" : "FAIL"

@@ -26,15 +26,11 @@ struct DecodeCommand: ParsableCommand {
     var vae: String?
     @Flag(name: .long, help: "Replace existing output files.")
     var overwrite = false
-    @Option(name: .long, help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     func run() throws {
         try runReportingErrors {
-            if let threads {
-                guard threads > 0 else { throw CLIError("--threads must be positive, got \(threads)") }
-                Runtime.setThreads(threads)
-            }
+            try threads.apply()
             guard !latents.isEmpty else { throw CLIError("no latent file given") }
             if output != nil && latents.count > 1 { throw CLIError("--output names one file; \(latents.count) latent files were given (leave -o out to name each after its latent)") }
             if let output { try FileChecks.checkOutput(output, inputs: latents, overwrite: true, what: "--output") }   // existing files: planOutputs

@@ -31,11 +31,13 @@ struct EncodeTextCommand: ParsableCommand {
     var output: String?
     @Flag(help: "Replace an existing --output file.")
     var overwrite = false
+    @OptionGroup var threads: ThreadsOption
     @Argument(help: "Prompts.")
     var prompts: [String]
 
     func run() throws {
         try runReportingErrors {
+            try threads.apply()
             guard !prompts.isEmpty else { throw CLIError("give at least one prompt") }
             try InputLimits.require("--max-length", maxLength, in: 1...4096)
             try InputLimits.require("--extra-ids", extraIds, in: 0...T5Tokenizer.maxExtraIds)

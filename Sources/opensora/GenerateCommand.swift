@@ -105,8 +105,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup(title: "Scale-out")
     var scaleOut: ScaleOutOptions
 
-    @Option(name: .long, parsing: .unconditional, help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
     @Flag(name: .long, help: "Print per-stage time and peak memory.")
@@ -116,10 +115,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            if let threads {
-                try InputLimits.require("--threads", threads, in: InputLimits.threads)
-                Runtime.setThreads(threads)
-            }
+            try threads.apply()
             var cfg = try loadConfig()
             if cfg.denoiser.type.isOpenSora2, let image {
                 throw CLIError("--image \(image): Open-Sora 1.x's image-to-video; with an Open-Sora 2.0 config use --cond-type i2v_head --ref \(image)")

@@ -54,17 +54,13 @@ struct GenerateImageCommand: ParsableCommand {
     var format: String = "grid"
     @Flag(name: .long, help: "Replace existing output files.")
     var overwrite = false
-    @Option(name: .long, help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
     func run() throws {
         try runReportingErrors {
-            if let threads {
-                guard threads > 0 else { throw CLIError("--threads must be positive, got \(threads)") }
-                Runtime.setThreads(threads)
-            }
+            try threads.apply()
             guard ["grid", "png"].contains(format) else { throw CLIError("--format must be grid or png, got '\(format)'") }
             if format == "grid", !output.lowercased().hasSuffix(".png") {
                 throw CLIError("-o \(output): the grid is a PNG; give a name ending in .png (or --format png for one file per image)")

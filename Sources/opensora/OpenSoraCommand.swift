@@ -9,8 +9,10 @@ struct OpenSoraCommand: ParsableCommand {
         commandName: "opensora",
         abstract: "Open-Sora text-to-video inference on the CPU.",
         discussion: """
-        Runs the Open-Sora model family (v1.2: T5-XXL text encoder, STDiT3 denoiser, 3D VAE) with \
-        real checkpoints. See docs/usage.md.
+        Runs the Open-Sora family with its real checkpoints: v1.0, v1.1 and v1.2 (T5-XXL; STDiT, \
+        STDiT2, STDiT3; the 2D sd-vae and v1.2's 3D VAE), 2.0 (T5-XXL + CLIP-L, the 11B MMDiT, \
+        HunyuanVideo's VAE or the Video DC-AE), and DiT's class-conditional image models. See \
+        docs/usage.md.
         """,
         subcommands: [GenerateCommand.self, GenerateImageCommand.self, DecodeCommand.self, CheckCommand.self, WeightsCommand.self,
                       BenchCommand.self, EncodeTextCommand.self, VAECommand.self])

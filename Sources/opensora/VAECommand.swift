@@ -47,6 +47,8 @@ struct VAEOptions: ParsableArguments {
     @Option(help: "Seed of the posterior draw (with --sample).")
     var seed: UInt64 = 0
 
+    @OptionGroup var threads: ThreadsOption
+
     func validate() throws {
         let tiled = vae == .hunyuan || vae == .dcAE
         if !tiled && (noTiling || tileSize != nil || tileFrames != nil) {
@@ -168,6 +170,7 @@ func timed<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
 /// encode it. -> z: [1, C, t, h, w]
 func encodeClip(model: VAEOptions, clip: VideoInputOptions, output: String,
                 overwrite: Bool) throws -> (vae: LoadedVAE, video: RGBVideo, fps: Double, z: Tensor) {
+    try model.threads.apply()
     if let r = clip.resize { _ = try clip.parseSize(r) }
     try FileChecks.checkOutput(output, inputs: [clip.input, model.weights], overwrite: overwrite, what: "--output")
     let vae = try model.load()
@@ -257,6 +260,7 @@ extension VAECommand {
 
         func run() throws {
             try runReportingErrors {
+                try model.threads.apply()
                 try FileChecks.checkOutput(output, inputs: [latent, model.weights], overwrite: overwrite, what: "--output")
                 let file = try SafetensorsFile(path: latent)
                 guard file.contains("z") else { throw CLIError("\(latent): no tensor 'z' (write one with 'opensora vae encode')") }

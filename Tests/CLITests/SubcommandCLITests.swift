@@ -38,6 +38,25 @@ final class SubcommandCLITests: XCTestCase {
         XCTAssertTrue(missing.stdout.contains("FAIL \(dir)/none.json"), missing.stdout)
     }
 
+    /// `--digests` prints each output's bytes digest, and `--threads` (the option every computing
+    /// command takes) does not change them.
+    func testCheckDigestsAreTheSameAtAnyThreads() throws {
+        func digests(_ threads: String) throws -> [Substring] {
+            let r = try run(["check", "--digests", "--threads", threads, golden + "stdit3.json", golden + "vae_T13.json"])
+            return r.stdout.split(separator: "\n").filter { $0.contains("digest=") }
+        }
+        let one = try digests("1"), three = try digests("3")
+        XCTAssertFalse(one.isEmpty)
+        XCTAssertTrue(one.allSatisfy { $0.range(of: #"digest=[0-9a-f]{16}$"#, options: .regularExpression) != nil }, "\(one)")
+        XCTAssertEqual(one, three)
+        for command in [["check", golden + "torch_randn.json"], ["encode-text", "--t5", golden + "t5_encoder.weights.safetensors", "x"],
+                        ["vae", "decode", "--vae", "hunyuan", "--weights", "w.safetensors", "z.safetensors", "-o", dir + "/o.mp4"],
+                        ["generate-image", "-o", dir + "/a.png"], ["decode", "z.safetensors"]] {
+            let r = try run(command + ["--threads", "0"], status: command[0] == "check" ? 2 : 1)
+            XCTAssertTrue(r.stderr.contains("--threads must be 1 ... 1024, got 0"), "\(command): \(r.stderr)")
+        }
+    }
+
     // MARK: weights
 
     func testWeightsInspectConvertAndVerify() throws {
