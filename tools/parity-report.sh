@@ -1,7 +1,7 @@
 #!/bin/bash
 # The numbers a refactoring must not change, as text to diff between two commits:
 #   make parity-report > before.txt; (change, rebuild); make parity-report > after.txt; diff before.txt after.txt
-# Prints every golden case's per-tensor errors (Tests/Fixtures/golden, and ../shared/golden where it
+# Prints every golden case's per-tensor errors and output digests (Tests/Fixtures/golden, and ../shared/golden where it
 # exists), the bytes of a tiny end-to-end generation (MP4 and PNG frames), each shipped config as
 # --print-config resolves it, and the deterministic fields of one benchmark. Times are left out.
 set -u
@@ -11,7 +11,7 @@ dirs=(Tests/Fixtures/golden)
 [ -d ../shared/golden ] && dirs+=(../shared/golden)
 for f in $(find "${dirs[@]}" -name '*.json' ! -name '*manifest*' ! -name '*.index.json' | sort); do
   echo "== check $f"
-  "$B" check "$f" 2>&1 | grep -v -i "seconds\|took\| s)$"
+  "$B" check --digests "$f" 2>&1 | grep -v -i "seconds\|took\| s)$"
 done
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
