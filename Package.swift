@@ -12,6 +12,8 @@ let cFlags: [String] = portable ? [] : ["-mavx2", "-mfma"]
 let cpuFlags: [String] = []
 let cFlags: [String] = []
 #endif
+// The CLI refuses, before main, a CPU that lacks what the hot modules were built for.
+let cpuCheck: [CSetting] = cpuFlags.isEmpty ? [] : [.define("OPENSORA_BUILT_FOR_X86_64_V3")]
 let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release)),
                            .unsafeFlags(cpuFlags, .when(configuration: .debug))]
 
@@ -40,6 +42,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
         // C shim over libjpeg (its error handling needs setjmp, which Swift cannot call).
         .target(name: "CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
+        // The executable's start-up check of the CPU's features (compiled for baseline x86-64).
+        .target(name: "CCPUCheck", cSettings: cpuCheck),
         // Activation quantisation and dequantisation around the int8 GEMM (AVX2 intrinsics).
         .target(name: "CInt8", cSettings: [.unsafeFlags(["-O3"] + cFlags)]),
 
@@ -61,7 +65,7 @@ let package = Package(
         .target(name: "Benchmarks", dependencies: ["TensorCore", "Weights", "T5", "STDiT", "VAE", "MMDiT", "Samplers", "Pipeline"],
                 swiftSettings: hot),
         .executableTarget(name: "opensora",
-                          dependencies: ["GoldenCheck", "Pipeline", "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["CCPUCheck", "GoldenCheck", "Pipeline", "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hot),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),

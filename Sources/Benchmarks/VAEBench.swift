@@ -102,7 +102,7 @@ func cpuSeconds() -> Double {
 var runtimeJSONFields: String {
     _ = Runtime.configured
     let timeout = BLAS.threadTimeout.map(String.init) ?? "null"
-    return #""threads":\#(Runtime.threads),"blas_thread_timeout":\#(timeout)"#
+    return #""threads":\#(Runtime.threads),"blas_thread_timeout":\#(timeout),"engine":"\#(EngineVersion.number)""#
 }
 
 /// VmHWM (peak resident set) of this process, from /proc/self/status; 0 where unavailable.

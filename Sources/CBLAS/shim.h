@@ -2,3 +2,4 @@
 /* Declared by OpenBLAS but not always in cblas.h. */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+char *openblas_get_config(void);

@@ -129,7 +129,7 @@ struct OpenSora2Plan {
     /// vocab.json + merges.txt (Hugging Face's CLIP folder) or bpe_simple_vocab_16e6.txt.gz beside the weights.
     static func locateVocabulary(near weights: String) throws -> String {
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: weights, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: weights, isDirectory: &isDir)
         let dir = isDir.boolValue ? weights : ((weights as NSString).deletingLastPathComponent as String)
         let folder = dir.isEmpty ? "." : dir
         for name in ["vocab.json", "bpe_simple_vocab_16e6.txt.gz"] where FileManager.default.fileExists(atPath: folder + "/" + name) {

@@ -32,10 +32,13 @@ public struct ManifestRecord: Codable, Equatable, Sendable {
     public var seconds: [String: Double]?
     public var shard: String?
     public var time: String?
+    /// The engine version that wrote the record ("run" records): a video is not remade because
+    /// another version resumes the run, but its record says which one made it.
+    public var engine: String?
 
     enum CodingKeys: String, CodingKey {
         case event, configDigest = "config_digest", index, promptIndex = "prompt_index", sample, prompt, seed, file, bytes, sha256,
-             seconds, shard, time
+             seconds, shard, time, engine
     }
 
     public init(event: String, configDigest: String) {

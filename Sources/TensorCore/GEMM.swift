@@ -11,6 +11,9 @@ import Glibc
 public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// OpenBLAS's build line ("OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"):
+    /// its version and the kernels it picked for this CPU.
+    public static var configuration: String { String(cString: openblas_get_config()) }
 
     /// How long an idle OpenBLAS worker spins (calling sched_yield) before it sleeps, as the
     /// exponent of a cycle count: OpenBLAS's default is 2^28 cycles, ~0.1 s. Between GEMMs our own

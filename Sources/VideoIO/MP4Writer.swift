@@ -178,6 +178,13 @@ public final class MP4Writer {
         throw VideoIOError(path: path, "\(what) failed: \(message)")
     }
 
+    /// "libavcodec 59.37.100, MP4 as H.264 by libx264" (or MPEG-4 Part 2 without libx264).
+    public static var encoderDescription: String {
+        let v = avcodec_version()
+        let codec = avcodec_find_encoder_by_name("libx264") != nil ? "H.264 by libx264" : "MPEG-4 Part 2 (no libx264)"
+        return "libavcodec \(v >> 16).\((v >> 8) & 0xff).\(v & 0xff), MP4 as \(codec)"
+    }
+
     private func findEncoder(_ codec: Codec) throws -> UnsafePointer<AVCodec> {
         let x264 = avcodec_find_encoder_by_name("libx264")
         let mpeg4 = avcodec_find_encoder(AV_CODEC_ID_MPEG4)

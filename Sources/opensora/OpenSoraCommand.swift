@@ -14,6 +14,7 @@ struct OpenSoraCommand: ParsableCommand {
         HunyuanVideo's VAE or the Video DC-AE), and DiT's class-conditional image models. See \
         docs/usage.md.
         """,
+        version: VersionText.text,
         subcommands: [GenerateCommand.self, GenerateImageCommand.self, DecodeCommand.self, CheckCommand.self, WeightsCommand.self,
                       BenchCommand.self, EncodeTextCommand.self, VAECommand.self])
 

@@ -55,6 +55,7 @@ struct ScaleOutOptions: ParsableArguments {
         var run = ManifestRecord(event: "run", configDigest: manifest.digest)
         run.shard = shard?.description
         run.seed = UInt64(truncatingIfNeeded: config.seed)
+        run.engine = EngineVersion.number
         if !todo.isEmpty { try manifest.append(run) }
         return ScaleOutRun(manifest: manifest, selection: Set(todo.map { $0.index }), latents: latents, saveLatents: saveLatents,
                            outputPath: outputPath, prompts: prompts)

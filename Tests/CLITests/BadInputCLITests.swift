@@ -102,7 +102,7 @@ final class BadInputCLITests: XCTestCase {
 
     func testBadImages() throws {
         let empty = dir + "/empty.png"
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         try assertFails(["--image", empty], mentions: [empty])
         let garbage = dir + "/garbage.jpg"
         try Data(repeating: 0x41, count: 300).write(to: URL(fileURLWithPath: garbage))

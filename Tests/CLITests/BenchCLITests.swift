@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import XCTest
 
 /// `opensora bench` for the v1.0 / v1.1 denoisers on a tiny latent (random XL/2 weights, a few
@@ -34,6 +35,7 @@ final class BenchCLITests: XCTestCase {
         XCTAssertGreaterThan(sgemm, 0, file: file, line: line)
         XCTAssertEqual(o["fraction_of_sgemm"] as? Double ?? 0, gflops / sgemm, accuracy: 1e-9, file: file, line: line)
         XCTAssertTrue(o.keys.contains("blas_thread_timeout"), file: file, line: line)
+        XCTAssertEqual(o["engine"] as? String, EngineVersion.number, file: file, line: line)
     }
 
     // Expected counts, by hand for XL/2 (C 1152, MLP 4608, 28 blocks, caption 4096) at latent

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TensorCore
 import Weights
 
 /// `generate --shard`, resumable runs, `--save-latents` and `decode`, with the tiny fixture models
@@ -41,6 +42,7 @@ final class ScaleOutCLITests: XCTestCase {
         let text = try String(contentsOfFile: dir + "/shards/v.manifest.shard-1-of-3.jsonl", encoding: .utf8)
         let records = try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let videos = records.filter { $0["event"] as? String == "video" }
+        XCTAssertEqual(records.filter { $0["event"] as? String == "run" }.map { $0["engine"] as? String }, [EngineVersion.number])
         XCTAssertEqual(videos.map { $0["index"] as! Int }, [3, 4, 5])      // shard 1 of 3: batch [3, 4, 5] of 4 batches
         for r in videos {
             let g = r["index"] as! Int

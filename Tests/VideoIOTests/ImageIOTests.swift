@@ -100,7 +100,6 @@ final class ImageIOTests: XCTestCase {
     func testBadImageFilesAreClearErrors() throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let fm = FileManager.default
 
         let missing = dir + "/missing.png"
         assertThrowsVideoIOError(try ImageReader.read(path: missing), path: missing, containing: "no such file")
