@@ -49,7 +49,7 @@ extension Quantization: ConfigName {
 public struct OutputConfig: Equatable, Sendable, Codable {
     /// Output file. With one video it is used as is (an .mp4/.png extension is added if missing);
     /// with several, `_<index>` (and `-<k>` for num_sample > 1) goes before the extension.
-    /// A trailing '/' names a folder: the files in it are called `sample...`.
+    /// A trailing '/' or an existing folder names a folder: the files in it are called `sample...`.
     public var path = "samples/sample"
     public var format = OutputFormat.auto
     /// Replace existing files; otherwise an existing file is an error.
@@ -203,9 +203,7 @@ public struct GenerationConfig: Equatable, Sendable, Codable, FamilyKeyed {
     /// are generated. MP4: a file path; PNG of one frame: a file path; PNG frames: the base name
     /// for PNGWriter.writeFrames (files `<base>_0000.png`, ...).
     public func outputPath(index: Int, sample k: Int = 0, count: Int) -> String {
-        var stem = output.path
-        if stem.hasSuffix("/") { stem += "sample" }      // a folder: files named as the default's, inside it
-        if let ext = outputExtension { stem = String(stem.dropLast(ext.rawValue.count + 1)) }
+        var stem = outputStem
         if count != 1 || numSample != 1 {
             stem += "_" + String(format: "%04d", index)
             if numSample != 1 { stem += "-\(k)" }
@@ -215,6 +213,17 @@ public struct GenerationConfig: Equatable, Sendable, Codable, FamilyKeyed {
         case .png: return stem + ".png"
         default: return stem + ".mp4"
         }
+    }
+
+    /// The name the outputs (and a run's manifest and latents) are made from: `output.path` without
+    /// its .mp4/.png extension; a folder (a trailing '/', or an existing folder) holds `sample...`.
+    var outputStem: String {
+        var isFolder: ObjCBool = false
+        if output.path.hasSuffix("/") || FileManager.default.fileExists(atPath: output.path, isDirectory: &isFolder) && isFolder.boolValue {
+            return (output.path.hasSuffix("/") ? output.path : output.path + "/") + "sample"
+        }
+        guard let ext = outputExtension else { return output.path }
+        return String(output.path.dropLast(ext.rawValue.count + 1))
     }
 
     var outputExtension: OutputFormat? {

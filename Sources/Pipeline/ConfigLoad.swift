@@ -232,7 +232,11 @@ extension GenerationConfig {
             // previous loop's end and drops the matching dframe_to_frame(...) pixel frames.
             let carried = (try? MaskStrategy.pixelFrames(latentFrames: conditionFrameLength)) ?? 0
             if conditionFrameLength < 1 || conditionFrameLength >= latentSize[0] || carried >= numFrames {
-                throw check.error("condition_frame_length", "with loop > 1 it must be 5, 10, ... and below the \(latentSize[0]) latent frames of num_frames \(numFrames) (so each loop adds frames), got \(conditionFrameLength)")
+                // The fewest frames with which this condition_frame_length leaves each loop something new.
+                let fewest = conditionFrameLength < 1 ? nil
+                    : (numFrames...4096).first { vae.latentFrames($0) > conditionFrameLength && carried < $0 }
+                let remedy = fewest.map { ": raise num_frames to \($0) or more, or lower condition_frame_length" } ?? ""
+                throw check.error("condition_frame_length", "with loop > 1 it must be 5, 10, ... and below the \(latentSize[0]) latent frames of num_frames \(numFrames) (so each loop adds frames), got \(conditionFrameLength)\(remedy)")
             }
         }
         for m in maskStrategies {

@@ -60,12 +60,6 @@ extension GenerationConfig {
         h.update(Array(c.yamlText().utf8))
         return SHA256.hex(h.finalize())
     }
-
-    /// The output path without its .mp4/.png extension: manifests and latents are named from it.
-    var outputStem: String {
-        guard let ext = outputExtension else { return output.path }
-        return String(output.path.dropLast(ext.rawValue.count + 1))
-    }
 }
 
 /// The finished work a folder's manifests record for one run, and this process's own manifest.

@@ -85,6 +85,22 @@ final class ScaleOutCLITests: XCTestCase {
         XCTAssertTrue(nothing.stderr.contains("10 finished earlier, 0 to make"), nothing.stderr)
     }
 
+    /// An output folder (a trailing '/', made by the run; or an existing folder) holds the videos
+    /// and the manifest, named `sample...`, and a rerun finds them.
+    func testFolderOutputsResume() throws {
+        for output in [dir! + "/made/", dir!] {
+            let run = Array(pngRun.prefix(9)) + ["--prompt", "a red ball", "--prompt", "a cat", "--output", output, "--resumable"]
+            let first = try runCLI(run)
+            XCTAssertEqual(first.status, 0, first.stderr)
+            let folder = output.hasSuffix("/") ? String(output.dropLast()) : output
+            XCTAssertEqual(listing(folder).filter { $0.hasPrefix("sample") }.sorted(),
+                           ["sample.manifest.jsonl", "sample_0000-0.png", "sample_0000-1.png", "sample_0001-0.png", "sample_0001-1.png"])
+            let again = try runCLI(run)
+            XCTAssertEqual(again.status, 0, again.stderr)
+            XCTAssertTrue(again.stderr.contains("4 finished earlier, 0 to make"), again.stderr)
+        }
+    }
+
     func testSavedLatentsAreDecodedNotDenoisedAgain() throws {
         let run = ["generate", "--config", "configs/tiny.yaml", "--prompt", "a red ball", "--num-frames", "1", "--output", dir + "/v.png", "--save-latents"]
         XCTAssertEqual(try runCLI(run).status, 0)

@@ -56,7 +56,7 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigError("model:\n  text_encoder:\n    d_model: 8\n", "model.text_encoder.d_model", "reads it off its checkpoint")
         assertConfigError("scheduler:\n  type: iddpm\n  cfg_channel: 0\n", "scheduler.cfg_channel")
         assertConfigError("loop: 2\ncondition_frame_length: 3\n", "condition_frame_length", "multiple of 5")
-        assertConfigError("loop: 2\nnum_frames: 17\ncondition_frame_length: 5\n", "condition_frame_length", "below the 5 latent frames")
+        assertConfigError("loop: 2\nnum_frames: 17\ncondition_frame_length: 5\n", "condition_frame_length", "below the 5 latent frames", "raise num_frames to 18 or more")
         assertConfigError("condition_frame_edit: 1.5\n", "condition_frame_edit", "1.5")
         assertConfigError("mask_strategy: \"0,0,0,0,-2\"\n", "mask_strategy", "must not be negative")
         assertConfigError("mask_strategy: \"0,0,x\"\n", "mask_strategy", "not an integer")
