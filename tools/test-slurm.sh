@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test-slurm`: deploy/slurm/generate.sbatch on a real, single-node Slurm cluster on this
 # machine (Debian's slurm-wlm and munge; daemons started directly, no systemd), with the demo model.
-#   1. the array job's outputs equal a single-process run (the saved latents, exactly; every video;
-#      MP4 bytes are not comparable, docs/scale-out.md);
+#   1. the array job's outputs equal a single-process run: the saved latents and the MP4 files,
+#      byte for byte;
 #   2. one array task killed mid-run: resubmitting the same job makes only its missing videos.
 # Runs as root (CI) or with sudo. Waits are bounded; the daemons are stopped and the scratch
 # folder removed on exit. OPENSORA=path/to/opensora to test another build (default: the release build).
@@ -146,6 +146,13 @@ for i in $(seq 0 $((VIDEOS - 1))); do
   [ -s "$f" ] || { cat "$WORK"/log-*.txt >&2; fail "$f missing"; }
 done
 same_latents "$WORK/array" || fail "array outputs differ from the single-process run"
+same_videos() {
+  for i in $(seq 0 $((VIDEOS - 1))); do
+    name=$(printf "v_%04d.mp4" "$i")
+    cmp -s "$WORK/single/$name" "$1/$name" || { echo "$1/$name differs from the single-process run's" >&2; return 1; }
+  done
+}
+same_videos "$WORK/array" || fail "array MP4 files differ from the single-process run"
 [ "$(video_records "$WORK/array")" = "$VIDEOS" ] || fail "expected $VIDEOS video records"
 say "outputs equal the single-process run ($VIDEOS videos)"
 
@@ -166,6 +173,7 @@ wait_job "$JOB"
 after=$(video_records "$WORK/killed")
 [ "$after" = "$VIDEOS" ] || { cat "$WORK"/log-"$JOB"_*.txt >&2; fail "after resubmitting: $after video records, expected $VIDEOS (each video made once)"; }
 same_latents "$WORK/killed" || fail "resumed outputs differ from the single-process run"
+same_videos "$WORK/killed" || fail "resumed MP4 files differ from the single-process run"
 say "the resubmitted job made only the $((VIDEOS - before)) missing videos"
 grep -q '"shard":"1/3"' <(cat "$WORK"/killed/v.manifest.shard-1-of-$SHARDS.jsonl) || fail "no run record of shard 1"
 say "PASS"

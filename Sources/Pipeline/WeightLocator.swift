@@ -16,11 +16,9 @@ public enum WeightLocator {
         if fm.fileExists(atPath: local) { return local }
         if let snapshot = HuggingFaceCache.snapshot(repo: spec) { return snapshot }
         let looksLikeRepo = spec.split(separator: "/").count == 2 && !spec.hasPrefix("/") && !spec.hasPrefix(".")
-        var msg = "\(option): weights for \(component) not found: '\(spec)' is not a file or folder"
-        if looksLikeRepo {
-            msg += ", ./\(local)/ does not exist, and the Hugging Face cache (\(HuggingFaceCache.root)) has no \(spec)."
-            msg += " Get them with: opensora weights download --component \(component)"
-        }
+        var msg = "\(option): weights for \(component) not found: '\(spec)' is not a file or folder, ./\(local)/ does not exist"
+        msg += looksLikeRepo ? ", and the Hugging Face cache (\(HuggingFaceCache.root)) has no \(spec)." : "."
+        msg += " Get them with: opensora weights download --component \(component)"
         throw PipelineError(msg)
     }
 

@@ -44,7 +44,7 @@ struct GroupNorm {
     init(_ store: WeightStore, _ name: String, channels: Int, groups: Int, eps: Float) throws {
         guard groups > 0, channels % groups == 0 else {
             throw VAEError.badCheckpoint(source: store.sourceDescription, tensor: name + ".weight",
-                                         detail: "\(channels) channels cannot be split into \(groups) norm groups")
+                                         detail: "\(channels) channels cannot be split into \(groups) norm groups (the group count is a setting, not stored in checkpoints: this one needs a divisor of \(channels))")
         }
         weight = try store.weight(name + ".weight", shape: [channels])
         bias = try store.weight(name + ".bias", shape: [channels])

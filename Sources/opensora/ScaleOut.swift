@@ -48,7 +48,7 @@ struct ScaleOutOptions: ParsableArguments {
             latents[job.index] = try LatentFile.read(file).latent
         }
         let who = shard.map { "shard \($0) has videos \(myVideos.first.map { "\($0.index)" } ?? "-")..\(myVideos.last.map { "\($0.index)" } ?? "-") of \(total)" }
-            ?? "\(total) videos"
+            ?? "\(total) video\(total == 1 ? "" : "s")"
         let finished = myVideos.count - todo.count
         note("\(who): \(finished) finished earlier, \(todo.count) to make (\(latents.count) from saved latents); manifest \(manifest.path)")
 

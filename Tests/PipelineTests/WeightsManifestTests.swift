@@ -26,6 +26,19 @@ final class WeightsManifestTests: XCTestCase {
         for name in wanted { XCTAssertNotNil(manifest.components[name], "weights-manifest.json has no '\(name)'") }
     }
 
+    /// A missing local path (Open-Sora 2.0's configs name `./ckpts/...`) says where the engine
+    /// looked and how to get the files, as a missing repo id does.
+    func testMissingWeightsSayHowToGetThem() {
+        for spec in ["./ckpts/no-such-file.safetensors", "no-such-org/no-such-repo"] {
+            XCTAssertThrowsError(try WeightLocator.resolve(spec, component: "opensora-v2-mmdit", option: "model.denoiser.path")) { e in
+                let text = "\(e)"
+                XCTAssertTrue(text.hasPrefix("model.denoiser.path: weights for opensora-v2-mmdit not found: '\(spec)'"), text)
+                XCTAssertTrue(text.contains("./weights/opensora-v2-mmdit/ does not exist"), text)
+                XCTAssertTrue(text.hasSuffix("Get them with: opensora weights download --component opensora-v2-mmdit"), text)
+            }
+        }
+    }
+
     /// Open-Sora 2.0's pair: CLIP-L's text tower as its manifest lists it is what the engine infers
     /// (12 layers of 768, 12 heads, 77 positions), and its pooled width is the MMDiT's vector_in.
     func testCLIPManifestFitsTheMMDiTManifest() throws {

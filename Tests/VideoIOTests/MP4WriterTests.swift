@@ -44,16 +44,19 @@ final class MP4WriterTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         setHeapThresholds(1 << 30)   // as HeapTuning.retainFreedMemory()
         defer { setHeapThresholds(128 << 10) }  // glibc's defaults
-        let video = try driftingBlob(frames: 17, height: 32, width: 48)
-        var files: [Data] = []
-        for run in 0..<3 {
-            scribbleOnFreedHeap(seed: UInt64(run + 1))
-            let path = dir + "/run\(run).mp4"
-            try MP4Writer.write(video, to: path, options: .init(fps: 24))
-            files.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+        // 60 frames: more than x264's 40-frame rc-lookahead, so mbtree propagates across windows.
+        for frames in [17, 60] {
+            let video = try driftingBlob(frames: frames, height: 32, width: 48)
+            var files: [Data] = []
+            for run in 0..<3 {
+                scribbleOnFreedHeap(seed: UInt64(run + frames))
+                let path = dir + "/run\(run).mp4"
+                try MP4Writer.write(video, to: path, options: .init(fps: 24, overwrite: true))
+                files.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            }
+            XCTAssertEqual(files[1], files[0], "\(frames) frames: run 2 differs from run 1")
+            XCTAssertEqual(files[2], files[0], "\(frames) frames: run 3 differs from run 1")
         }
-        XCTAssertEqual(files[1], files[0], "run 2 differs from run 1")
-        XCTAssertEqual(files[2], files[0], "run 3 differs from run 1")
     }
 
     func testTensorStreamsToMP4() throws {
