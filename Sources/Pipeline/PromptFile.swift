@@ -10,9 +10,12 @@ public enum PromptFile {
     /// Longest prompt, in UTF-8 bytes (the tokenizer keeps only the first few hundred tokens anyway).
     public static let maxPromptBytes = 100_000
 
-    /// The non-blank lines of `path`, trimmed. A file without any is an error.
+    /// The non-blank lines of `path` (`-`: standard input), trimmed. A file without any is an error.
     public static func read(_ path: String) throws -> [String] {
-        try prompts(in: try FileChecks.readText(path, what: "prompt file", maxBytes: maxBytes), file: path)
+        if path == "-" {
+            return try prompts(in: try FileChecks.readStandardInput(what: "prompt list", maxBytes: maxBytes), file: "standard input (--prompt-path -)")
+        }
+        return try prompts(in: try FileChecks.readText(path, what: "prompt file", maxBytes: maxBytes), file: path)
     }
 
     /// The non-blank lines of a prompt file's text, trimmed; `file` names it in errors.

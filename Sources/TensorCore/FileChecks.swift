@@ -57,6 +57,15 @@ public enum FileChecks {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw FileCheckError(path: path, "cannot read the \(what): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        return try readText(descriptor: fd, name: path, what: what, maxBytes: maxBytes, expectedSize: size)
+    }
+
+    /// UTF-8 text from standard input (a `-` path), at most `maxBytes`; errors name it "standard input".
+    public static func readStandardInput(what: String, maxBytes: Int) throws -> String {
+        try readText(descriptor: STDIN_FILENO, name: "standard input", what: what, maxBytes: maxBytes, expectedSize: 0)
+    }
+
+    private static func readText(descriptor fd: Int32, name path: String, what: String, maxBytes: Int, expectedSize size: Int) throws -> String {
         // Read at most one byte past the limit: a file that grew since stat() is still bounded.
         var bytes = [UInt8]()
         bytes.reserveCapacity(min(size, maxBytes) + 1)

@@ -28,7 +28,7 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "Prompt (repeatable); taken as given, even when it starts with -.")
     var prompt: [String] = []
-    @Option(name: .long, help: "Text file with one prompt per line.")
+    @Option(name: .long, help: "Text file with one prompt per line; - reads them from standard input.")
     var promptPath: String?
     @Option(name: .long, help: "YAML config file (default: v1.2 defaults with real weights, else configs/demo.yaml).")
     var config: String?

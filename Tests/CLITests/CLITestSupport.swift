@@ -18,7 +18,7 @@ struct CommandResult {
 }
 
 /// Runs the CLI with `args` in the repository root; optional SIGINT after `interruptAfter` seconds.
-func runCLI(_ args: [String], interruptAfter: Double? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+func runCLI(_ args: [String], interruptAfter: Double? = nil, environment: [String: String] = [:], standardInput: String? = nil) throws -> CommandResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: opensoraBinary)
     p.arguments = args
@@ -29,7 +29,13 @@ func runCLI(_ args: [String], interruptAfter: Double? = nil, environment: [Strin
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
+    let input = Pipe()
+    if standardInput != nil { p.standardInput = input }
     try p.run()
+    if let standardInput {
+        input.fileHandleForWriting.write(Data(standardInput.utf8))
+        try input.fileHandleForWriting.close()
+    }
     if let t = interruptAfter {
         DispatchQueue.global().asyncAfter(deadline: .now() + t) { if p.isRunning { kill(p.processIdentifier, SIGINT) } }
     }

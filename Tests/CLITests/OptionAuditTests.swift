@@ -141,6 +141,16 @@ final class OptionAuditTests: XCTestCase {
         XCTAssertEqual(listing(dir), ["p.mp4", "prompts.txt"])
     }
 
+    /// `--prompt-path -` reads the prompts from standard input (a script's pipe).
+    func testPromptPathDashReadsStandardInput() throws {
+        let r = try runCLI(tiny + ["--prompt-path", "-", "--num-frames", "1", "--output", dir + "/s/"], standardInput: "a red ball\n\n  a cat  \n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "wrote \(dir)/s/sample_0000.png\nwrote \(dir)/s/sample_0001.png\n")
+        let empty = try runCLI(tiny + ["--prompt-path", "-", "--output", dir + "/e.mp4"], standardInput: "\n \n")
+        XCTAssertNotEqual(empty.status, 0)
+        XCTAssertTrue(empty.stderr.contains("standard input (--prompt-path -): the prompt file has no prompts"), empty.stderr)
+    }
+
     // MARK: - 15. Accepted and doing nothing: refused
 
     func assertRefused(_ args: [String], _ text: String, file: StaticString = #filePath, line: UInt = #line) throws {
