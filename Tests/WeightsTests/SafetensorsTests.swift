@@ -101,6 +101,20 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.open(idx)) { XCTAssertTrue("\($0)".contains("not a plain file name")) }
     }
 
+    /// A file of another kind under a name without a checkpoint extension is called what it is
+    /// not read as a safetensors header of absurd length; a real one is still sniffed.
+    func testOtherFilesAreNotCheckpoints() throws {
+        for (name, bytes) in [("prompts.txt", Data("a red ball\na cat\n".utf8)), ("empty", Data()), ("short", Data([1, 2, 3]))] {
+            let path = dir + "/" + name
+            try bytes.write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try Checkpoint.open(path)) { e in
+                XCTAssertEqual("\(e)".contains("\(path): ") && "\(e)".contains("not a checkpoint: neither safetensors"), true, "\(e)")
+            }
+        }
+        try SafetensorsWriter().write([SafetensorsWriter.item("w", Tensor(shape: [2], data: [1, 2]))], to: dir + "/weights.data")
+        XCTAssertEqual(try Checkpoint.open(dir + "/weights.data").tensor("w").array, [1, 2])
+    }
+
     func testHuggingFaceCacheLayout() throws {
         let snap = dir + "/hub/models--org--name/snapshots/abc123"
         try FileManager.default.createDirectory(atPath: snap, withIntermediateDirectories: true)
