@@ -38,10 +38,6 @@ public enum Checkpoint {
             if let r = readers["bin"] { return try r(path) }
             throw WeightsError.unsupportedFormat(file: path, detail: "looks like a PyTorch zip checkpoint, which this build cannot read")
         }
-        // Safetensors: an 8-byte header length, then the JSON header.
-        guard f.size >= 9, let b = f.base, b.load(fromByteOffset: 8, as: UInt8.self) == UInt8(ascii: "{") else {
-            throw WeightsError.unsupportedFormat(file: path, detail: "not a checkpoint: neither safetensors (an 8-byte header length, then a JSON header) nor a PyTorch zip (.bin, .pt, .pth)")
-        }
         return try SafetensorsFile(path: path)
     }
 

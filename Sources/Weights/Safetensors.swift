@@ -38,6 +38,10 @@ public final class SafetensorsFile: WeightStore, @unchecked Sendable {
             throw WeightsError.truncated(file: path, detail: "\(size) bytes, shorter than the 8-byte header length")
         }
         let headerLen64 = base.loadUnaligned(as: UInt64.self).littleEndian
+        // Another kind of file (text, video, ...) is named as such, not as a header of absurd length.
+        if headerLen64 > UInt64(size - 8) && (size == 8 || base.load(fromByteOffset: 8, as: UInt8.self) != UInt8(ascii: "{")) {
+            throw WeightsError.unsupportedFormat(file: path, detail: "not a safetensors file (an 8-byte header length, then a JSON header) nor a PyTorch zip checkpoint")
+        }
         if headerLen64 > UInt64(size - 8) {
             throw WeightsError.truncated(file: path, detail: "header length \(headerLen64) extends past the end of the file (\(size) bytes)")
         }

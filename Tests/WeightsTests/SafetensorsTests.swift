@@ -104,11 +104,11 @@ final class SafetensorsTests: XCTestCase {
     /// A file of another kind under a name without a checkpoint extension is called what it is
     /// not read as a safetensors header of absurd length; a real one is still sniffed.
     func testOtherFilesAreNotCheckpoints() throws {
-        for (name, bytes) in [("prompts.txt", Data("a red ball\na cat\n".utf8)), ("empty", Data()), ("short", Data([1, 2, 3]))] {
+        for (name, bytes) in [("prompts.txt", Data("a red ball\na cat\n".utf8)), ("clip.safetensors", Data("\0\0\0\u{1C}ftypisom....".utf8))] {
             let path = dir + "/" + name
             try bytes.write(to: URL(fileURLWithPath: path))
             XCTAssertThrowsError(try Checkpoint.open(path)) { e in
-                XCTAssertEqual("\(e)".contains("\(path): ") && "\(e)".contains("not a checkpoint: neither safetensors"), true, "\(e)")
+                XCTAssertTrue("\(e)".contains("\(path): ") && "\(e)".contains("not a safetensors file"), "\(e)")
             }
         }
         try SafetensorsWriter().write([SafetensorsWriter.item("w", Tensor(shape: [2], data: [1, 2]))], to: dir + "/weights.data")
