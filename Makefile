@@ -6,7 +6,7 @@ APT_PACKAGES := python3 libopenblas-dev libsentencepiece-dev libpng-dev libjpeg-
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/release/opensora
 
-.PHONY: setup deps build test demo bench clean test-slurm parity-report
+.PHONY: setup deps build test demo bench clean test-slurm parity-report example
 
 setup: deps build
 
@@ -21,6 +21,11 @@ build:
 # @testable imports; benchmarks use the release build.
 test:
 	swift test --disable-swift-testing $(SWIFT_BUILD_FLAGS)
+
+# A separate Swift package that embeds the engine through its library product (examples/embed):
+# built and run on the tiny fixture models, so the public API is checked from outside.
+example:
+	swift run --package-path examples/embed embed configs/tiny.yaml "a red ball" out/embed.mp4
 
 # deploy/slurm/generate.sbatch on a real single-node Slurm cluster on this machine (installs Debian's
 # slurm-wlm and munge if missing; needs root or sudo): docs/scale-out.md.
