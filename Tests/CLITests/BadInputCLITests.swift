@@ -37,6 +37,20 @@ final class BadInputCLITests: XCTestCase {
         try assertFails(["--config", cfg], mentions: ["model.denoiser.path", "/nonexistent/stdit3.safetensors"])
     }
 
+    /// A checkpoint of another family is named as what its tensors say it is, with the type to set,
+    /// instead of failing on the first tensor the configured family lacks.
+    func testCheckpointOfAnotherFamilyIsNamed() throws {
+        let denoiser = "path: Tests/Fixtures/golden/stdit3.weights.safetensors"
+        for (file, what, remedy) in [("stdit2.weights.safetensors", "is an STDiT2 (Open-Sora v1.1) checkpoint", "set model.denoiser.type: stdit2"),
+                                     ("stdit.weights.safetensors", "is an STDiT (Open-Sora v1.0) checkpoint", "set model.denoiser.type: stdit"),
+                                     ("dit/dit_model.weights.safetensors", "is a DiT class-conditional image checkpoint", "use opensora generate-image")] {
+            let cfg = try tinyConfig(replacing: denoiser, with: "path: \(fixtures)/\(file)")
+            try assertFails(["--config", cfg], mentions: ["model.denoiser.path", file, what, "model.denoiser.type is stdit3", remedy])
+        }
+        let stdit2 = try tinyConfig(replacing: "type: stdit3", with: "type: stdit2")
+        try assertFails(["--config", stdit2], mentions: ["stdit3.weights.safetensors", "is an STDiT3 (Open-Sora v1.2) checkpoint", "set model.denoiser.type: stdit3"])
+    }
+
     func testTruncatedWeights() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: repoRoot + "/" + fixtures + "/stdit3.weights.safetensors"))
         let cut = dir + "/cut.safetensors"

@@ -75,7 +75,7 @@ final class OpenSora2CLITests: XCTestCase {
     func testShardAndSavedLatentDecodeToTheSameBytes() throws {
         let r = try generate(["--prompt", "a boat", "--prompt", "a cat", "--shard", "1/2", "--save-latents", "--num-sampling-steps", "3", "--output", dir + "/"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(listing(dir).filter { !$0.hasPrefix(".") }, ["sample_0001.latent.safetensors", "sample_0001.mp4"])
+        XCTAssertEqual(listing(dir).filter { !$0.hasPrefix(".") }, ["sample.manifest.shard-1-of-2.jsonl", "sample_0001.latent.safetensors", "sample_0001.mp4"])
         let d = try runCLI(["decode", dir + "/sample_0001.latent.safetensors", "--output", dir + "/decoded.mp4"])
         XCTAssertEqual(d.status, 0, d.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/decoded.mp4")), try Data(contentsOf: URL(fileURLWithPath: dir + "/sample_0001.mp4")))

@@ -34,13 +34,28 @@ enum DenoiserCheckpoint {
         let path = try WeightLocator.resolve(config.denoiser.path, component: WeightLocator.component(for: config.denoiser.type),
                                              option: "model.denoiser.path")
         let file = try Checkpoint.open(path)
-        if file.contains("img_in.weight") && file.contains("final_layer.adaLN_modulation.1.weight") {
-            throw PipelineError("model.denoiser.path: \(path) is an Open-Sora 2.0 MMDiT checkpoint (it has img_in.weight), but model.denoiser.type is \(config.denoiser.type.rawValue): use mmdit (configs/opensora-v2.0-256px.yaml)")
+        if let found = family(of: file), found.type != config.denoiser.type {
+            let remedy = found.type.map { "set model.denoiser.type: \($0.rawValue) (\(found.config))" } ?? "use \(found.config)"
+            throw PipelineError("model.denoiser.path: \(path) is \(found.what) checkpoint (it has \(found.tensor)), but model.denoiser.type is \(config.denoiser.type.rawValue): \(remedy)")
         }
         if config.denoiser.noTemporalPosEmb {
             throw PipelineError("model.denoiser.no_temporal_pos_emb: true is not implemented (the reference's released checkpoints use the temporal position embedding)")
         }
         return (file, path)
+    }
+
+    /// What a checkpoint is, told by a tensor only that family has (as stable-diffusion.cpp tells
+    /// its models apart); nil for none of these. `type` nil: not a video denoiser.
+    static func family(of store: WeightStore) -> (type: DenoiserType?, what: String, tensor: String, config: String)? {
+        let signatures: [(tensor: String, type: DenoiserType?, what: String, config: String)] = [
+            ("img_in.weight", .mmdit, "an Open-Sora 2.0 MMDiT", "configs/opensora-v2.0-256px.yaml"),
+            ("spatial_blocks.0.scale_shift_table", .stdit3, "an STDiT3 (Open-Sora v1.2)", "configs/opensora-v1.2.yaml"),
+            // STDiT2 before STDiT: both have temporal attention, only STDiT2 its own modulation table.
+            ("blocks.0.scale_shift_table_temporal", .stdit2, "an STDiT2 (Open-Sora v1.1)", "configs/opensora-v1.1.yaml"),
+            ("blocks.0.attn_temp.qkv.weight", .stdit, "an STDiT (Open-Sora v1.0)", "configs/opensora-v1.0.yaml"),
+            ("y_embedder.embedding_table.weight", nil, "a DiT class-conditional image", "opensora generate-image (docs/dit.md)"),
+        ]
+        return signatures.first { store.contains($0.tensor) }.map { ($0.type, $0.what, $0.tensor, $0.config) }
     }
 
     /// The configured denoiser's architecture, read off its checkpoint (nothing is built).
